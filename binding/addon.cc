@@ -1,0 +1,42 @@
+// Init only: per-environment instance data, cleanup hook, and the exported functions.
+#include <napi.h>
+
+#include "binding/instance.h"
+#include "core/cpu_features.h"
+#include "core/thread_pool.h"
+
+namespace fcnb {
+
+void register_ops(Napi::Env env, Napi::Object exports);
+
+namespace {
+
+Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("isa", fcn::isa_name(fcn::active_isa()));
+  if (!fcn::active_isa_note().empty()) o.Set("isaNote", fcn::active_isa_note());
+  o.Set("bestIsa", fcn::isa_name(fcn::best_isa()));
+  o.Set("threads", fcn::ThreadPool::global().num_threads());
+  Napi::Object cuda = Napi::Object::New(env);
+  cuda.Set("compiled", false);
+  cuda.Set("available", false);
+  cuda.Set("reason", "this build of fcnkit has no CUDA backend");
+  o.Set("cuda", cuda);
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto* instance = new Instance();
+  env.SetInstanceData<Instance>(instance);
+  env.AddCleanupHook([runs = instance->runs] { runs->abort_all(); });
+  exports.Set("backendInfo", Napi::Function::New(env, BackendInfo, "backendInfo"));
+  register_ops(env, exports);
+  return exports;
+}
+
+}  // namespace
+}  // namespace fcnb
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return fcnb::Init(env, exports); }
+NODE_API_MODULE(fcnkit, InitAddon)

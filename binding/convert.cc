@@ -1,0 +1,121 @@
+#include "binding/convert.h"
+
+#include <cmath>
+
+#include "core/thread_pool.h"
+
+namespace fcnb {
+
+using fcn::Code;
+
+fcn::Shape to_shape(Napi::Env env, Napi::Value v, const std::string& what) {
+  if (!v.IsArray()) throw make_error(env, Code::kInvalidArgument, "Expected an array of dimensions for " + what);
+  Napi::Array arr = v.As<Napi::Array>();
+  if (arr.Length() > 8) throw make_error(env, Code::kInvalidArgument, "Expected at most 8 dimensions for " + what);
+  fcn::Shape shape;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value d = arr[i];
+    double x = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
+    if (!d.IsNumber() || !std::isfinite(x) || x < 0 || x != std::floor(x) || x > 9.0e15)
+      throw make_error(env, Code::kInvalidArgument,
+                       "Expected non-negative integer dimensions for " + what + " but received " +
+                           d.ToString().Utf8Value() + " at index " + std::to_string(i));
+    shape.push_back(static_cast<int64_t>(x));
+  }
+  return shape;
+}
+
+void to_tensor(Napi::Env env, Napi::Value v, const std::string& what, JsTensor* out) {
+  if (!v.IsObject()) throw make_error(env, Code::kInvalidArgument, "Expected a Tensor for " + what);
+  Napi::Object obj = v.As<Napi::Object>();
+  Napi::Value data = obj.Get("data");
+  if (!data.IsTypedArray())
+    throw make_error(env, Code::kInvalidArgument, "Expected Float32Array or Int32Array data for " + what);
+  Napi::TypedArray ta = data.As<Napi::TypedArray>();
+  fcn::DType dtype;
+  if (ta.TypedArrayType() == napi_float32_array) dtype = fcn::DType::kF32;
+  else if (ta.TypedArrayType() == napi_int32_array) dtype = fcn::DType::kI32;
+  else throw make_error(env, Code::kInvalidArgument, "Expected Float32Array or Int32Array data for " + what);
+  fcn::Shape shape = to_shape(env, obj.Get("shape"), what);
+  int64_t n;
+  throw_if_error(env, fcn::checked_numel(shape, what.c_str(), &n));
+  if (static_cast<int64_t>(ta.ElementLength()) != n)
+    throw make_error(env, Code::kShapeMismatch,
+                     what + ": data has " + std::to_string(ta.ElementLength()) + " elements but shape " +
+                         fcn::shape_str(shape) + " needs " + std::to_string(n));
+  Napi::ArrayBuffer buf = ta.ArrayBuffer();
+  out->view.dtype = dtype;
+  out->view.shape = std::move(shape);
+  out->view.data = static_cast<char*>(buf.Data()) + ta.ByteOffset();
+  out->ref = Napi::Persistent(obj);
+}
+
+fcn::Attrs to_attrs(Napi::Env env, Napi::Value v, const std::string& who) {
+  fcn::Attrs attrs;
+  if (v.IsUndefined() || v.IsNull()) return attrs;
+  if (!v.IsObject()) throw make_error(env, Code::kInvalidArgument, who + ": expected an options object");
+  Napi::Object obj = v.As<Napi::Object>();
+  Napi::Array keys = obj.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    std::string key = keys.Get(i).ToString().Utf8Value();
+    Napi::Value val = obj.Get(key);
+    if (val.IsUndefined()) continue;
+    if (val.IsString()) {
+      attrs.set_string(key, val.As<Napi::String>().Utf8Value());
+    } else if (val.IsBoolean()) {
+      attrs.set_nums(key, {val.As<Napi::Boolean>().Value() ? 1.0 : 0.0});
+    } else if (val.IsNumber()) {
+      attrs.set_nums(key, {val.As<Napi::Number>().DoubleValue()});
+    } else if (val.IsArray()) {
+      Napi::Array arr = val.As<Napi::Array>();
+      std::vector<double> nums;
+      for (uint32_t j = 0; j < arr.Length(); ++j) {
+        Napi::Value e = arr[j];
+        if (!e.IsNumber())
+          throw make_error(env, Code::kInvalidArgument, who + ": option '" + key + "' must hold numbers only");
+        nums.push_back(e.As<Napi::Number>().DoubleValue());
+      }
+      attrs.set_nums(key, std::move(nums));
+    } else {
+      throw make_error(env, Code::kInvalidArgument, who + ": option '" + key + "' has an unsupported type");
+    }
+  }
+  return attrs;
+}
+
+int to_threads(Napi::Env env, Napi::Value v) {
+  int requested = 0;
+  if (v.IsNumber()) {
+    double t = v.As<Napi::Number>().DoubleValue();
+    if (!(t >= 0) || t != std::floor(t) || t > 4096)
+      throw make_error(env, Code::kInvalidArgument, "Expected a non-negative integer for threads");
+    requested = static_cast<int>(t);
+  } else if (!v.IsUndefined() && !v.IsNull()) {
+    throw make_error(env, Code::kInvalidArgument, "Expected a number for threads");
+  }
+  fcn::ThreadPool& pool = fcn::ThreadPool::global();
+  return requested > 0 && requested < pool.num_threads() ? requested : pool.num_threads();
+}
+
+Napi::TypedArray new_typed_array(Napi::Env env, const fcn::TensorDesc& desc, const std::string& who, void** data) {
+  int64_t n;
+  throw_if_error(env, fcn::checked_numel(desc.shape, who.c_str(), &n));
+  size_t bytes = static_cast<size_t>(n) * fcn::dtype_size(desc.dtype);
+  Napi::ArrayBuffer buf;
+  try {
+    buf = Napi::ArrayBuffer::New(env, bytes);
+  } catch (const Napi::Error&) {
+    throw make_error(env, Code::kOutOfMemory, who + ": cannot allocate an output of " + std::to_string(bytes) + " bytes");
+  }
+  *data = buf.Data();
+  if (desc.dtype == fcn::DType::kI32) return Napi::Int32Array::New(env, static_cast<size_t>(n), buf, 0);
+  return Napi::Float32Array::New(env, static_cast<size_t>(n), buf, 0);
+}
+
+Napi::Array shape_to_js(Napi::Env env, const fcn::Shape& shape) {
+  Napi::Array arr = Napi::Array::New(env, shape.size());
+  for (size_t i = 0; i < shape.size(); ++i) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, double(shape[i])));
+  return arr;
+}
+
+}  // namespace fcnb

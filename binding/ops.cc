@@ -1,0 +1,144 @@
+// runOp / runOpSync: one core op on JS tensors. The async form computes in an AsyncWorker whose
+// Execute() touches only plain C++ state (the "baton"); JS objects stay pinned by references.
+#include <napi.h>
+
+#include "binding/convert.h"
+#include "binding/instance.h"
+#include "core/thread_pool.h"
+
+namespace fcnb {
+
+namespace {
+
+struct OpCall {
+  std::unique_ptr<fcn::Op> op;
+  std::vector<JsTensor> inputs;
+  std::vector<fcn::Tensor> in_views, out_views;
+  Napi::Reference<Napi::Array> outputs;  // [{ data, shape }]
+  size_t workspace = 0;
+  int threads = 1;
+};
+
+// Parses (type, inputs, attrs, threads) and allocates outputs; throws on bad arguments.
+std::unique_ptr<OpCall> prepare(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw make_error(env, fcn::Code::kInvalidArgument, "Expected an op type string");
+  std::string type = info[0].As<Napi::String>().Utf8Value();
+  if (!info[1].IsArray()) throw make_error(env, fcn::Code::kInvalidArgument, type + ": expected an array of input tensors");
+  auto call = std::make_unique<OpCall>();
+  fcn::Attrs attrs = to_attrs(env, info[2], type);
+  call->threads = to_threads(env, info[3]);
+  throw_if_error(env, fcn::make_op(type, attrs, "", fcn::active_isa(), &call->op));
+  const std::string& who = call->op->label();
+
+  Napi::Array arr = info[1].As<Napi::Array>();
+  call->inputs.resize(arr.Length());
+  std::vector<fcn::TensorDesc> descs;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value v = arr[i];
+    if (v.IsUndefined() || v.IsNull()) {
+      throw make_error(env, fcn::Code::kInvalidArgument, who + ": input " + std::to_string(i) + " is missing");
+    }
+    to_tensor(env, v, who + " input " + std::to_string(i), &call->inputs[i]);
+    call->in_views.push_back(call->inputs[i].view);
+    descs.push_back(fcn::TensorDesc{call->inputs[i].view.dtype, call->inputs[i].view.shape, nullptr});
+  }
+  std::vector<fcn::TensorDesc> outs;
+  throw_if_error(env, call->op->setup(descs, &outs));
+  call->workspace = call->op->workspace_bytes(call->threads);
+
+  Napi::Array js_outs = Napi::Array::New(env, outs.size());
+  for (size_t i = 0; i < outs.size(); ++i) {
+    void* data = nullptr;
+    Napi::TypedArray ta = new_typed_array(env, outs[i], who, &data);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("data", ta);
+    o.Set("shape", shape_to_js(env, outs[i].shape));
+    js_outs.Set(static_cast<uint32_t>(i), o);
+    call->out_views.push_back(fcn::Tensor{outs[i].dtype, outs[i].shape, data});
+  }
+  call->outputs = Napi::Persistent(js_outs);
+  return call;
+}
+
+fcn::Status execute(OpCall& call, const std::atomic<bool>* abort) {
+  fcn::AlignedBuffer ws;
+  if (!ws.allocate(call.workspace))
+    return fcn::error(fcn::Code::kOutOfMemory, call.op->label(), ": cannot allocate ", call.workspace,
+                      " bytes of workspace");
+  fcn::RunControl rc;
+  rc.pool = &fcn::ThreadPool::global();
+  rc.max_threads = call.threads;
+  rc.abort = abort;
+  try {
+    return call.op->run(rc, call.in_views, call.out_views, ws.data());
+  } catch (const std::bad_alloc&) {
+    return fcn::error(fcn::Code::kOutOfMemory, call.op->label(), ": out of memory");
+  } catch (const std::exception& e) {
+    return fcn::error(fcn::Code::kInvalidArgument, call.op->label(), ": ", e.what());
+  }
+}
+
+Napi::Value RunOpSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::unique_ptr<OpCall> call = prepare(info);
+  throw_if_error(env, execute(*call, nullptr));
+  return call->outputs.Value();
+}
+
+class OpWorker : public Napi::AsyncWorker {
+ public:
+  OpWorker(Napi::Env env, std::unique_ptr<OpCall> call)
+      : Napi::AsyncWorker(env, "fcnkit:op"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {
+    runs_ = Instance::get(env)->runs;
+    abort_ = runs_->register_run();
+    reported_ = static_cast<int64_t>(call_->workspace);
+    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override { status_ = execute(*call_, abort_.get()); }
+
+  void OnOK() override { finish(); }
+  void OnError(const Napi::Error&) override { finish(); }
+
+ private:
+  void finish() {
+    Napi::Env env = Env();
+    runs_->unregister_run(abort_);
+    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
+    if (status_.ok()) deferred_.Resolve(call_->outputs.Value());
+    else deferred_.Reject(make_error(env, status_).Value());
+  }
+  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<OpCall> call_;
+  std::shared_ptr<RunRegistry> runs_;
+  AbortFlag abort_;
+  fcn::Status status_;
+  int64_t reported_ = 0;
+};
+
+Napi::Value RunOp(const Napi::CallbackInfo& info) {
+  std::unique_ptr<OpCall> call = prepare(info);
+  auto* worker = new OpWorker(info.Env(), std::move(call));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value OpTypes(const Napi::CallbackInfo& info) {
+  auto types = fcn::op_types();
+  Napi::Array arr = Napi::Array::New(info.Env(), types.size());
+  for (size_t i = 0; i < types.size(); ++i) arr.Set(static_cast<uint32_t>(i), types[i]);
+  return arr;
+}
+
+}  // namespace
+
+void register_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("runOp", Napi::Function::New(env, RunOp, "runOp"));
+  exports.Set("runOpSync", Napi::Function::New(env, RunOpSync, "runOpSync"));
+  exports.Set("opTypes", Napi::Function::New(env, OpTypes, "opTypes"));
+}
+
+}  // namespace fcnb

@@ -1,0 +1,45 @@
+// The table of op types. Each op file defines its factory; add a line here for a new op.
+#include "ops/op.h"
+
+namespace fcn {
+
+#define FCN_OPS(X)                          \
+  X("conv2d", make_conv2d_op)               \
+  X("convTranspose2d", make_conv_transpose2d_op)
+
+#define FCN_DECLARE(name, fn) Status fn(const Attrs& attrs, const std::string& who, std::unique_ptr<Op>* out);
+FCN_OPS(FCN_DECLARE)
+#undef FCN_DECLARE
+
+namespace {
+struct Entry {
+  const char* name;
+  Status (*make)(const Attrs&, const std::string&, std::unique_ptr<Op>*);
+};
+#define FCN_ENTRY(name, fn) {name, fn},
+const Entry kOps[] = {FCN_OPS(FCN_ENTRY)};
+#undef FCN_ENTRY
+}  // namespace
+
+Status make_op(const std::string& type, const Attrs& attrs, const std::string& node_name, Isa isa,
+               std::unique_ptr<Op>* out) {
+  std::string who = node_name.empty() ? type : type + " '" + node_name + "'";
+  for (const Entry& e : kOps) {
+    if (type != e.name) continue;
+    std::unique_ptr<Op> op;
+    FCN_RETURN_IF_ERROR(e.make(attrs, who, &op));
+    op->label_ = who;
+    op->isa_ = isa;
+    *out = std::move(op);
+    return Status::OK();
+  }
+  return error(Code::kUnsupportedOp, "unknown op type '", type, "'", node_name.empty() ? "" : " (node '" + node_name + "')");
+}
+
+std::vector<std::string> op_types() {
+  std::vector<std::string> v;
+  for (const Entry& e : kOps) v.push_back(e.name);
+  return v;
+}
+
+}  // namespace fcn
