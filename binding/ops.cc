@@ -104,11 +104,17 @@ class OpWorker : public Napi::AsyncWorker {
 
  private:
   void finish() {
-    Napi::Env env = Env();
     runs_->unregister_run(abort_);
-    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
-    if (status_.ok()) deferred_.Resolve(call_->outputs.Value());
-    else deferred_.Reject(make_error(env, status_).Value());
+    // While an environment shuts down (a worker terminated mid-run) N-API calls fail; there
+    // is nobody left to tell, and an exception escaping here would end the whole process.
+    try {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
+      if (status_.ok()) deferred_.Resolve(call_->outputs.Value());
+      else deferred_.Reject(make_error(env, status_).Value());
+    } catch (...) {
+    }
   }
   Napi::Promise::Deferred deferred_;
   std::unique_ptr<OpCall> call_;
