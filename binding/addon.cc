@@ -4,6 +4,7 @@
 #include "binding/instance.h"
 #include "core/cpu_features.h"
 #include "core/thread_pool.h"
+#include "kernels/fma_peak.h"
 
 namespace fcnb {
 
@@ -26,11 +27,19 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Benchmarks' yardstick: single-thread FMA GFLOP/s of the active ISA, measured now.
+Napi::Value MeasureFmaPeak(const Napi::CallbackInfo& info) {
+  double seconds = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0.5;
+  if (!(seconds > 0 && seconds <= 10)) seconds = 0.5;
+  return Napi::Number::New(info.Env(), fcn::measure_fma_peak_gflops(fcn::active_isa(), seconds));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* instance = new Instance();
   env.SetInstanceData<Instance>(instance);
   env.AddCleanupHook([runs = instance->runs] { runs->abort_all(); });
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfo, "backendInfo"));
+  exports.Set("measureFmaPeak", Napi::Function::New(env, MeasureFmaPeak, "measureFmaPeak"));
   register_ops(env, exports);
   return exports;
 }

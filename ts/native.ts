@@ -21,6 +21,8 @@ export interface NativeBackendInfo {
 export interface NativeAddon {
   backendInfo(): NativeBackendInfo;
   opTypes(): string[];
+  /** Single-thread FMA GFLOP/s of the active ISA (a benchmark yardstick). */
+  measureFmaPeak(seconds?: number): number;
   runOp(type: string, inputs: NativeTensor[], attrs: NativeAttrs, threads?: number): Promise<NativeTensor[]>;
   runOpSync(type: string, inputs: NativeTensor[], attrs: NativeAttrs, threads?: number): NativeTensor[];
 }
