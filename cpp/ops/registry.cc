@@ -5,7 +5,23 @@ namespace fcn {
 
 #define FCN_OPS(X)                          \
   X("conv2d", make_conv2d_op)               \
-  X("convTranspose2d", make_conv_transpose2d_op)
+  X("convTranspose2d", make_conv_transpose2d_op) \
+  X("pad", make_pad_op)                     \
+  X("resize", make_resize_op)               \
+  X("softmax", make_softmax_op)             \
+  X("argmax", make_argmax_op)               \
+  X("maxPool2d", make_max_pool2d_op)        \
+  X("avgPool2d", make_avg_pool2d_op)        \
+  X("globalAvgPool2d", make_global_avg_pool2d_op) \
+  X("relu", make_relu_op)                   \
+  X("leakyRelu", make_leaky_relu_op)        \
+  X("sigmoid", make_sigmoid_op)             \
+  X("hardSigmoid", make_hard_sigmoid_op)    \
+  X("hardSwish", make_hard_swish_op)        \
+  X("add", make_add_op)                     \
+  X("mul", make_mul_op)                     \
+  X("concat", make_concat_op)               \
+  X("crop", make_crop_op)
 
 #define FCN_DECLARE(name, fn) Status fn(const Attrs& attrs, const std::string& who, std::unique_ptr<Op>* out);
 FCN_OPS(FCN_DECLARE)
