@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FcnkitError } from './errors';
+import type { GraphSpec } from './graph/spec';
 
 export interface NativeTensor {
   data: Float32Array | Int32Array;
@@ -18,7 +19,46 @@ export interface NativeBackendInfo {
   cuda: { compiled: boolean; available: boolean; reason?: string; devices?: unknown[] };
 }
 
+/** A compiled plan: one graph at fixed input shapes, weights packed, activations planned. */
+export interface NativePlan {
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  readonly inputShapes: number[][];
+  readonly outputShapes: number[][];
+  /** Bytes one run allocates: intermediates (with reuse) plus the shared op workspace. */
+  readonly arenaBytes: number;
+  /** What the same would take with every intermediate in its own buffer. */
+  readonly unsharedBytes: number;
+  readonly workspaceBytes: number;
+  /** The most threads a run may use. */
+  readonly threads: number;
+  readonly disposed: boolean;
+  /** Inputs in inputNames order, with exactly inputShapes; outputs in outputNames order. */
+  run(inputs: NativeTensor[], threads?: number, abortToken?: NativeAbortToken): Promise<NativeTensor[]>;
+  runSync(inputs: NativeTensor[], threads?: number): NativeTensor[];
+  /** Frees the plan now; runs in flight finish first. Later calls throw INVALID_ARGUMENT. */
+  dispose(): void;
+}
+
+export interface NativeGraph {
+  readonly disposed: boolean;
+  plan(inputShapes: number[][], threads?: number): NativePlan;
+  /** Compiles (and packs weights) off the JS thread. */
+  planAsync(inputShapes: number[][], threads?: number): Promise<NativePlan>;
+  /** Drops the graph; plans already made keep working until disposed. */
+  dispose(): void;
+}
+
+/** Stops the runs it is given to between nodes (and inside ops at chunk boundaries). */
+export interface NativeAbortToken {
+  readonly aborted: boolean;
+  abort(): void;
+}
+
 export interface NativeAddon {
+  /** Validates a graph spec (INVALID_ARGUMENT, BAD_MODEL, UNSUPPORTED_OP); constants are referenced, not copied. */
+  Graph: new (spec: GraphSpec) => NativeGraph;
+  AbortToken: new () => NativeAbortToken;
   backendInfo(): NativeBackendInfo;
   opTypes(): string[];
   /** Single-thread FMA GFLOP/s of the active ISA (a benchmark yardstick). */
@@ -27,58 +67,174 @@ export interface NativeAddon {
   runOpSync(type: string, inputs: NativeTensor[], attrs: NativeAttrs, threads?: number): NativeTensor[];
 }
 
+/** The package root: dist/.. (holds package.json, prebuilds/ and, in a clone, build/). */
 const root = path.join(__dirname, '..');
+const BINARY = 'fcnkit.node';
+/** What the published package has a binary for (the glibc floor: scripts/check-binary.js). */
+const RELEASED_PLATFORM = 'linux-x64';
+const RELEASED_FOR = `${RELEASED_PLATFORM} with glibc 2.35 or later`;
 
+// node-gyp-build picks the binary: build/Release/*.node first (a clone), then the best match in
+// prebuilds/<platform>-<arch>/ (the published package: prebuildify's Node-API name, fcnkit.node,
+// no runtime or ABI tag, so Node 20+ and Electron all take the same file). It picks among the
+// `.node` files there by their tags, so an optional backend added later (CUDA) must be a plain
+// shared library the addon loads on demand, not a second `.node` file beside this one.
 function load(): NativeAddon {
-  const tried: string[] = [];
   const platform = `${process.platform}-${process.arch}`;
-  if (process.platform === 'linux' && isMusl()) {
-    throw new FcnkitError(
-      'BINARY_LOAD_FAILED',
-      'fcnkit does not support musl libc (Alpine Linux) yet: its binaries need glibc. Use a glibc-based image such as node:20-bookworm-slim.',
-    );
+  if (isMusl()) {
+    throw loadError(platform, [], [
+      'fcnkit does not support musl libc (Alpine Linux) yet: its binary is built for glibc.',
+      'Use a glibc-based image instead, such as node:20-bookworm-slim.',
+    ]);
   }
+  const tried: string[] = [];
+  const candidates: string[] = [];
+  let nodeGypBuild: { path(dir: string): string } | undefined;
   try {
-    // node-gyp-build looks in prebuilds/<platform>-<arch>/ and build/Release/.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
-    return nodeGypBuild(root);
+    nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
   } catch (err) {
-    tried.push(`node-gyp-build(${root}): ${(err as Error).message.split('\n')[0]}`);
+    tried.push(`node-gyp-build (a dependency of fcnkit): ${firstLine(err)}`);
   }
-  // Without node_modules (a copied dist/ and build/), load the build tree directly.
-  for (const candidate of [path.join(root, 'build', 'Release', 'fcnkit.node')]) {
-    if (!fs.existsSync(candidate)) {
-      tried.push(`${candidate}: not found`);
-      continue;
+  if (nodeGypBuild) {
+    try {
+      candidates.push(nodeGypBuild.path(root));
+    } catch {
+      tried.push(...looked(platform));
     }
+  } else {
+    // Without node-gyp-build (a copied dist/ and build/), try the two places it would.
+    const build = path.join(root, 'build', 'Release', BINARY);
+    const prebuild = path.join(root, 'prebuilds', platform, BINARY);
+    for (const file of [build, prebuild]) {
+      if (fs.existsSync(file)) candidates.push(file);
+      else tried.push(`${file}: not found`);
+    }
+  }
+  const hints = new Set<string>();
+  for (const file of candidates) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return require(candidate) as NativeAddon;
+      return require(file) as NativeAddon;
     } catch (err) {
-      tried.push(`${candidate}: ${(err as Error).message.split('\n')[0]}`);
+      const message = firstLine(err).replace(`${file}: `, ''); // dlopen repeats the path
+      tried.push(`${file}: ${message}`);
+      hints.add(hintFor(message));
     }
   }
-  throw new FcnkitError(
+  const shipped = readdir(path.join(root, 'prebuilds'));
+  if (!candidates.length) {
+    hints.add(
+      platform === RELEASED_PLATFORM || shipped.includes(platform)
+        ? `No binary found. Installed from the registry: reinstall fcnkit (its package holds prebuilds/${platform}/${BINARY}).` +
+            ' In a clone of the repository: build it with `npm run build` (needs cmake and a C++17 compiler).'
+        : `fcnkit has no prebuilt binary for ${platform}: it ships one for ${RELEASED_FOR} only, so far` +
+            ` (this copy holds prebuilds for: ${shipped.join(', ') || 'none'}). Run it on ${RELEASED_PLATFORM} (a container is fine),` +
+            ' or build the addon from a clone of the fcnkit repository (`npm install` there; needs cmake and a C++17 compiler, x86-64).',
+    );
+  }
+  throw loadError(platform, tried, [...hints]);
+}
+
+function loadError(platform: string, tried: string[], whatToDo: string[]): FcnkitError {
+  const libc = process.platform === 'linux' ? `, ${glibcVersion() ? `glibc ${glibcVersion()}` : isMusl() ? 'musl' : 'libc unknown'}` : '';
+  return new FcnkitError(
     'BINARY_LOAD_FAILED',
     [
-      `Could not load the fcnkit native module for ${platform} (Node ${process.version}, Node-API ${process.versions.napi}).`,
-      'Tried:',
-      ...tried.map((t) => `  - ${t}`),
-      'In a clone, build it with `npm run build` (needs cmake and a C++17 compiler).',
-      'From the registry, reinstall fcnkit and check that prebuilds/ holds a binary for this platform.',
+      `Could not load the fcnkit native module for ${platform}${libc} (Node ${process.version}, Node-API ${process.versions.napi}).`,
+      ...(tried.length ? ['Tried:', ...tried.map((t) => `  - ${t}`)] : []),
+      ...whatToDo,
     ].join('\n'),
   );
 }
 
+/** What node-gyp-build looked at, when it found nothing. */
+function looked(platform: string): string[] {
+  const out: string[] = [];
+  for (const dir of [path.join(root, 'build', 'Release'), path.join(root, 'prebuilds', platform)]) {
+    const nodes = readdir(dir).filter((f) => f.endsWith('.node'));
+    out.push(`${dir}${path.sep}: ${fs.existsSync(dir) ? (nodes.length ? `holds ${nodes.join(', ')} but none matches` : 'no .node file') : 'not found'}`);
+  }
+  return out;
+}
+
+function hintFor(message: string): string {
+  if (/GLIBC_[0-9.]+'? not found/.test(message)) {
+    return `This system's glibc (${glibcVersion() ?? 'unknown'}) is older than the binary needs (the version named above): use a newer distribution or image (see the README, "Install, platforms and Electron").`;
+  }
+  if (/invalid ELF header|wrong ELF class|not a dynamic|file too short|ELF load command/i.test(message)) {
+    return 'The file is damaged or built for another platform: reinstall fcnkit.';
+  }
+  if (/self-register|NODE_MODULE_VERSION|Node-API|napi/i.test(message)) {
+    return 'fcnkit needs Node-API 8 or later: Node.js 20 or later, or a current Electron.';
+  }
+  return 'Reinstall fcnkit; if that does not help, report the lines above.';
+}
+
+function firstLine(err: unknown): string {
+  return String((err as Error)?.message ?? err).split('\n')[0];
+}
+
+function readdir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+let reportHeader: { glibcVersionRuntime?: string } | null | undefined;
+/** Node's own diagnostic report header (slow to make: tens of ms), made at most once. */
+function runtimeHeader(): { glibcVersionRuntime?: string } | null {
+  if (reportHeader !== undefined) return reportHeader;
+  reportHeader = null;
+  // excludeNetwork is Node >= 20.13; older versions ignore it.
+  const report = process.report as (NodeJS.ProcessReport & { excludeNetwork?: boolean }) | undefined;
+  if (report?.getReport) {
+    const excludeNetwork = report.excludeNetwork;
+    try {
+      report.excludeNetwork = true; // skips reverse DNS look-ups of open sockets
+      reportHeader = ((report.getReport() as { header?: { glibcVersionRuntime?: string } }).header) ?? null;
+    } catch {
+      reportHeader = null;
+    } finally {
+      report.excludeNetwork = excludeNetwork;
+    }
+  }
+  return reportHeader;
+}
+
+function glibcVersion(): string | undefined {
+  return process.platform === 'linux' ? runtimeHeader()?.glibcVersionRuntime : undefined;
+}
+
+let musl: boolean | undefined;
+/**
+ * True when this Node runs on musl libc. Cheap on glibc systems: musl's dynamic loader always sits
+ * at /lib/ld-musl-<arch>.so.1, so without one this is not musl and no report is made. With one
+ * (Alpine, or a glibc distribution with musl installed beside) Node's report decides: it names
+ * the glibc Node runs on, and none under musl.
+ */
 function isMusl(): boolean {
-  const report = process.report?.getReport?.() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return !!report && !report.header?.glibcVersionRuntime;
+  if (musl !== undefined) return musl;
+  musl = false;
+  if (process.platform === 'linux' && readdir('/lib').some((f) => f.startsWith('ld-musl-'))) {
+    const header = runtimeHeader();
+    musl = header !== null && !header.glibcVersionRuntime;
+  }
+  return musl;
 }
 
 let addon: NativeAddon | undefined;
+let loadFailure: FcnkitError | undefined;
 
-/** The addon, loaded on first use. */
+/** The addon, loaded on first use. A failure is remembered and thrown again on later calls. */
 export function native(): NativeAddon {
-  return (addon ??= load());
+  if (addon) return addon;
+  if (loadFailure) throw loadFailure;
+  try {
+    return (addon = load());
+  } catch (err) {
+    throw (loadFailure = err instanceof FcnkitError ? err : new FcnkitError('BINARY_LOAD_FAILED', firstLine(err), { cause: err }));
+  }
 }

@@ -1,0 +1,568 @@
+// Graph, Plan and AbortToken: a whole model in one native call.
+//   new Graph(spec)        validates a GraphSpec; constants are pinned by reference, not copied.
+//   graph.plan(shapes)     compiles for concrete input shapes (ops set up, weights packed once);
+//   graph.planAsync(...)   the same off the JS thread.
+//   plan.run(inputs, threads?, token?)  runs every node in one AsyncWorker; runSync on this thread.
+// Lifetimes: a run holds its plan, and a plan holds its graph's pinned constants, by shared_ptr,
+// so disposing either while a run is in flight only drops the JS side's hold. Every shared_ptr
+// whose last owner may release Napi references is dropped on the JS thread (wraps, workers'
+// completion).
+#include <napi.h>
+
+#include <mutex>
+#include <set>
+
+#include "binding/convert.h"
+#include "binding/instance.h"
+#include "core/thread_pool.h"
+#include "graph/executor.h"
+#include "graph/graph.h"
+#include "graph/planner.h"
+
+namespace fcnb {
+
+namespace {
+
+using fcn::Code;
+
+// Tags that tell our own objects apart from anything else JS might pass.
+const napi_type_tag kPlanSeedTag = {0x6663'6e6b'6974'0001ULL, 0x706c'616e'5f73'6565ULL};
+const napi_type_tag kAbortTokenTag = {0x6663'6e6b'6974'0002ULL, 0x6162'6f72'745f'746bULL};
+
+// Per-environment constructors, passed to the classes as their data.
+struct Classes {
+  Napi::FunctionReference plan;
+};
+
+struct GraphState {
+  std::unique_ptr<fcn::Graph> graph;
+  std::vector<Napi::Reference<Napi::Object>> pins;  // the constants' typed arrays
+};
+
+struct PlanState {
+  std::shared_ptr<GraphState> graph;  // keeps the constants the ops read pinned
+  std::unique_ptr<fcn::Plan> plan;
+};
+
+// An abort request shared by a token and the runs it was given to: abort() sets each run's own
+// flag, the same flag the environment's RunRegistry sets at teardown, so ops watch one atomic.
+struct TokenState {
+  std::mutex mu;
+  bool aborted = false;
+  std::set<AbortFlag> runs;
+
+  void abort() {
+    std::lock_guard<std::mutex> lock(mu);
+    aborted = true;
+    for (const AbortFlag& f : runs) f->store(true);
+  }
+  void attach(const AbortFlag& f) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (aborted) f->store(true);
+    runs.insert(f);
+  }
+  void detach(const AbortFlag& f) {
+    std::lock_guard<std::mutex> lock(mu);
+    runs.erase(f);
+  }
+};
+
+// ---- spec parsing -----------------------------------------------------------------------
+
+std::string describe(Napi::Value v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsString()) return "\"" + v.As<Napi::String>().Utf8Value() + "\"";
+  if (v.IsArray()) return "an array";
+  if (v.IsObject()) return "an object";
+  return v.ToString().Utf8Value();
+}
+
+Napi::Error bad_spec(Napi::Env env, const std::string& what, const std::string& expected, Napi::Value got) {
+  return make_error(env, Code::kInvalidArgument,
+                    "Expected " + expected + " for " + what + " but received " + describe(got));
+}
+
+std::string get_string(Napi::Env env, Napi::Object o, const char* key, const std::string& what) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) throw bad_spec(env, what + "." + key, "a string", v);
+  return v.As<Napi::String>().Utf8Value();
+}
+
+std::vector<std::string> get_strings(Napi::Env env, Napi::Value v, const std::string& what) {
+  if (!v.IsArray()) throw bad_spec(env, what, "an array of strings", v);
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Value e = arr[i];
+    if (!e.IsString()) throw bad_spec(env, what + "[" + std::to_string(i) + "]", "a string", e);
+    out.push_back(e.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+Napi::Array get_array(Napi::Env env, Napi::Object o, const char* key, const std::string& what) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) throw bad_spec(env, what + "." + key, "an array", v);
+  return v.As<Napi::Array>();
+}
+
+Napi::Object get_object(Napi::Env env, Napi::Value v, const std::string& what) {
+  if (!v.IsObject() || v.IsArray()) throw bad_spec(env, what, "an object", v);
+  return v.As<Napi::Object>();
+}
+
+fcn::DType parse_dtype(Napi::Env env, Napi::Value v, const std::string& what) {
+  if (v.IsUndefined() || v.IsNull()) return fcn::DType::kF32;
+  if (v.IsString()) {
+    std::string s = v.As<Napi::String>().Utf8Value();
+    if (s == "float32") return fcn::DType::kF32;
+    if (s == "int32") return fcn::DType::kI32;
+  }
+  throw bad_spec(env, what, "'float32' or 'int32'", v);
+}
+
+std::shared_ptr<GraphState> parse_spec(Napi::Env env, Napi::Value arg) {
+  Napi::Object spec = get_object(env, arg, "the graph spec");
+  auto state = std::make_shared<GraphState>();
+  fcn::GraphDesc desc;
+
+  Napi::Array inputs = get_array(env, spec, "inputs", "the graph spec");
+  for (uint32_t i = 0; i < inputs.Length(); ++i) {
+    std::string what = "graph spec inputs[" + std::to_string(i) + "]";
+    Napi::Object in = get_object(env, inputs.Get(i), what);
+    fcn::GraphInputDesc d;
+    d.name = get_string(env, in, "name", what);
+    what = "graph input '" + d.name + "'";
+    d.dtype = parse_dtype(env, in.Get("dtype"), what + " dtype");
+    Napi::Array shape = get_array(env, in, "shape", what);
+    if (shape.Length() > 8) throw make_error(env, Code::kInvalidArgument, what + ": at most 8 dimensions");
+    for (uint32_t k = 0; k < shape.Length(); ++k) {
+      Napi::Value dim = shape[k];
+      if (dim.IsNull() || dim.IsUndefined()) {
+        d.dims.push_back(-1);
+        continue;
+      }
+      double x = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
+      if (!dim.IsNumber() || !(x >= 0) || x != static_cast<double>(static_cast<int64_t>(x)) || x > 9.0e15)
+        throw bad_spec(env, what + " shape[" + std::to_string(k) + "]", "a non-negative integer or null", dim);
+      d.dims.push_back(static_cast<int64_t>(x));
+    }
+    desc.inputs.push_back(std::move(d));
+  }
+
+  Napi::Value cv = spec.Get("constants");
+  if (!cv.IsUndefined() && !cv.IsNull()) {
+    Napi::Object constants = get_object(env, cv, "graph spec constants");
+    Napi::Array keys = constants.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); ++i) {
+      std::string name = keys.Get(i).ToString().Utf8Value();
+      std::string what = "constant '" + name + "'";
+      JsTensor t;
+      to_tensor(env, constants.Get(name), what, &t);
+      // Pin the typed array itself: the holder object could have its `data` replaced.
+      state->pins.push_back(Napi::Persistent(t.ref.Value().Get("data").As<Napi::Object>()));
+      desc.constants.push_back(fcn::GraphConstantDesc{name, t.view.dtype, t.view.shape, t.view.data});
+    }
+  }
+
+  Napi::Array nodes = get_array(env, spec, "nodes", "the graph spec");
+  for (uint32_t i = 0; i < nodes.Length(); ++i) {
+    std::string what = "graph spec nodes[" + std::to_string(i) + "]";
+    Napi::Object n = get_object(env, nodes.Get(i), what);
+    fcn::GraphNodeDesc d;
+    d.name = get_string(env, n, "name", what);
+    d.type = get_string(env, n, "type", what);
+    std::string who = d.type + " '" + d.name + "'";
+    d.inputs = get_strings(env, n.Get("inputs"), who + " inputs");
+    d.outputs = get_strings(env, n.Get("outputs"), who + " outputs");
+    d.attrs = to_attrs(env, n.Get("attrs"), who);
+    desc.nodes.push_back(std::move(d));
+  }
+  desc.outputs = get_strings(env, spec.Get("outputs"), "graph spec outputs");
+
+  throw_if_error(env, fcn::Graph::create(std::move(desc), &state->graph));
+  return state;
+}
+
+std::vector<fcn::Shape> parse_shapes(Napi::Env env, Napi::Value v) {
+  if (!v.IsArray()) throw bad_spec(env, "input shapes", "an array of shapes (number[][])", v);
+  Napi::Array arr = v.As<Napi::Array>();
+  std::vector<fcn::Shape> shapes;
+  for (uint32_t i = 0; i < arr.Length(); ++i) shapes.push_back(to_shape(env, arr.Get(i), "input shape " + std::to_string(i)));
+  return shapes;
+}
+
+fcn::Status compile_safe(const fcn::Graph& graph, const std::vector<fcn::Shape>& shapes, int threads,
+                         std::unique_ptr<fcn::Plan>* out) {
+  try {
+    return fcn::compile(graph, shapes, fcn::active_isa(), threads, out);
+  } catch (const std::bad_alloc&) {
+    return fcn::error(Code::kOutOfMemory, "cannot compile the graph: out of memory");
+  } catch (const std::exception& e) {
+    return fcn::error(Code::kInvalidArgument, "cannot compile the graph: ", e.what());
+  }
+}
+
+Napi::Value shapes_to_js(Napi::Env env, const std::vector<fcn::Shape>& shapes) {
+  Napi::Array arr = Napi::Array::New(env, shapes.size());
+  for (size_t i = 0; i < shapes.size(); ++i) arr.Set(static_cast<uint32_t>(i), shape_to_js(env, shapes[i]));
+  return arr;
+}
+
+Napi::Value strings_to_js(Napi::Env env, const std::vector<std::string>& v) {
+  Napi::Array arr = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) arr.Set(static_cast<uint32_t>(i), v[i]);
+  return arr;
+}
+
+Napi::Object new_plan(Napi::Env env, Napi::FunctionReference& ctor, std::shared_ptr<PlanState> state) {
+  auto seed = Napi::External<std::shared_ptr<PlanState>>::New(env, &state);
+  seed.TypeTag(&kPlanSeedTag);
+  return ctor.New({seed});
+}
+
+// ---- Plan ----------------------------------------------------------------------------------
+
+struct RunCall {
+  std::shared_ptr<PlanState> plan;
+  std::vector<JsTensor> inputs;  // pinned for the run
+  std::vector<fcn::Tensor> in_views, out_views;
+  Napi::Reference<Napi::Array> outputs;
+  int threads = 1;
+};
+
+fcn::Status execute_run(RunCall& call, const std::atomic<bool>* abort) {
+  fcn::RunControl rc;
+  rc.pool = &fcn::ThreadPool::global();
+  rc.max_threads = call.threads;
+  rc.abort = abort;
+  return fcn::run_plan(*call.plan->plan, call.in_views, call.out_views, rc);
+}
+
+class RunWorker : public Napi::AsyncWorker {
+ public:
+  RunWorker(Napi::Env env, std::unique_ptr<RunCall> call, std::shared_ptr<TokenState> token)
+      : Napi::AsyncWorker(env, "fcnkit:graph-run"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        call_(std::move(call)),
+        token_(std::move(token)) {
+    runs_ = Instance::get(env)->runs;
+    abort_ = runs_->register_run();
+    if (token_) token_->attach(abort_);
+    reported_ = static_cast<int64_t>(call_->plan->plan->arena_bytes());
+    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override { status_ = execute_run(*call_, abort_.get()); }
+  void OnOK() override { finish(); }
+  void OnError(const Napi::Error&) override { finish(); }
+
+ private:
+  void finish() {
+    if (token_) token_->detach(abort_);
+    runs_->unregister_run(abort_);
+    // During environment teardown N-API calls fail; nobody is left to tell.
+    try {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
+      if (status_.ok()) deferred_.Resolve(call_->outputs.Value());
+      else deferred_.Reject(make_error(env, status_).Value());
+    } catch (...) {
+    }
+  }
+  Napi::Promise::Deferred deferred_;
+  std::unique_ptr<RunCall> call_;
+  std::shared_ptr<TokenState> token_;
+  std::shared_ptr<RunRegistry> runs_;
+  AbortFlag abort_;
+  fcn::Status status_;
+  int64_t reported_ = 0;
+};
+
+class AbortTokenWrap : public Napi::ObjectWrap<AbortTokenWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "AbortToken",
+                       {InstanceMethod<&AbortTokenWrap::Abort>("abort"),
+                        InstanceAccessor<&AbortTokenWrap::Aborted>("aborted")});
+  }
+  explicit AbortTokenWrap(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<AbortTokenWrap>(info), state_(std::make_shared<TokenState>()) {
+    info.This().As<Napi::Object>().TypeTag(&kAbortTokenTag);
+  }
+  const std::shared_ptr<TokenState>& state() const { return state_; }
+
+ private:
+  Napi::Value Abort(const Napi::CallbackInfo& info) {
+    state_->abort();
+    return info.Env().Undefined();
+  }
+  Napi::Value Aborted(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    return Napi::Boolean::New(info.Env(), state_->aborted);
+  }
+  std::shared_ptr<TokenState> state_;
+};
+
+std::shared_ptr<TokenState> to_token(Napi::Env env, Napi::Value v) {
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kAbortTokenTag))
+    throw bad_spec(env, "abortToken", "an AbortToken", v);
+  return AbortTokenWrap::Unwrap(v.As<Napi::Object>())->state();
+}
+
+class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
+ public:
+  static Napi::Function define(Napi::Env env) {
+    return DefineClass(env, "Plan",
+                       {InstanceAccessor<&PlanWrap::InputNames>("inputNames"),
+                        InstanceAccessor<&PlanWrap::OutputNames>("outputNames"),
+                        InstanceAccessor<&PlanWrap::InputShapes>("inputShapes"),
+                        InstanceAccessor<&PlanWrap::OutputShapes>("outputShapes"),
+                        InstanceAccessor<&PlanWrap::ArenaBytes>("arenaBytes"),
+                        InstanceAccessor<&PlanWrap::UnsharedBytes>("unsharedBytes"),
+                        InstanceAccessor<&PlanWrap::WorkspaceBytes>("workspaceBytes"),
+                        InstanceAccessor<&PlanWrap::Threads>("threads"),
+                        InstanceAccessor<&PlanWrap::Disposed>("disposed"),
+                        InstanceMethod<&PlanWrap::Run>("run"),
+                        InstanceMethod<&PlanWrap::RunSync>("runSync"),
+                        InstanceMethod<&PlanWrap::Dispose>("dispose")});
+  }
+
+  explicit PlanWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PlanWrap>(info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsExternal() || !info[0].As<Napi::External<std::shared_ptr<PlanState>>>().CheckTypeTag(&kPlanSeedTag))
+      throw make_error(env, Code::kInvalidArgument, "Plan objects are made by Graph.plan() or Graph.planAsync()");
+    state_ = *info[0].As<Napi::External<std::shared_ptr<PlanState>>>().Data();
+    const fcn::Plan& p = *state_->plan;
+    input_names_ = p.input_names();
+    output_names_ = p.output_names();
+    input_shapes_ = p.input_shapes();
+    output_shapes_ = p.output_shapes();
+    arena_ = p.arena_bytes();
+    unshared_ = p.unshared_bytes();
+    workspace_ = p.workspace_bytes();
+    threads_ = p.max_threads();
+    // The ops' packed weights: sized like the constants they read.
+    reported_ = static_cast<int64_t>(p.constant_bytes());
+    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
+  }
+
+  ~PlanWrap() override { release(); }
+
+ private:
+  void release() {
+    state_.reset();
+    if (!reported_) return;
+    try {
+      Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
+    } catch (...) {
+    }
+    reported_ = 0;
+  }
+
+  const std::shared_ptr<PlanState>& live(Napi::Env env) const {
+    if (!state_) throw make_error(env, Code::kInvalidArgument, "plan was disposed");
+    return state_;
+  }
+
+  // Validates inputs against the plan and allocates the outputs (ordinary ArrayBuffers).
+  std::unique_ptr<RunCall> prepare(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto call = std::make_unique<RunCall>();
+    call->plan = live(env);
+    const fcn::Plan& p = *call->plan->plan;
+    if (!info[0].IsArray()) throw bad_spec(env, "plan inputs", "an array of tensors", info[0]);
+    Napi::Array arr = info[0].As<Napi::Array>();
+    if (arr.Length() != input_names_.size())
+      throw make_error(env, Code::kInvalidArgument,
+                       "the plan has " + std::to_string(input_names_.size()) + " input(s) but " +
+                           std::to_string(arr.Length()) + " were given");
+    call->threads = std::min(to_threads(env, info[1]), p.max_threads());
+    call->inputs.resize(arr.Length());
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      std::string what = "input '" + input_names_[i] + "'";
+      to_tensor(env, arr.Get(i), what, &call->inputs[i]);
+      const fcn::Tensor& t = call->inputs[i].view;
+      if (t.shape != p.input_shapes()[i])
+        throw make_error(env, Code::kShapeMismatch,
+                         what + ": the plan was made for " + fcn::shape_str(p.input_shapes()[i]) + " but received " +
+                             fcn::shape_str(t.shape));
+      if (t.dtype != p.input_dtypes()[i])
+        throw make_error(env, Code::kInvalidArgument,
+                         what + ": expected dtype " + fcn::dtype_name(p.input_dtypes()[i]) + " but received " +
+                             fcn::dtype_name(t.dtype));
+      call->in_views.push_back(t);
+    }
+    Napi::Array outs = Napi::Array::New(env, p.output_shapes().size());
+    for (size_t i = 0; i < p.output_shapes().size(); ++i) {
+      fcn::TensorDesc desc{p.output_dtypes()[i], p.output_shapes()[i], nullptr};
+      void* data = nullptr;
+      Napi::TypedArray ta = new_typed_array(env, desc, "output '" + output_names_[i] + "'", &data);
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("data", ta);
+      o.Set("shape", shape_to_js(env, desc.shape));
+      outs.Set(static_cast<uint32_t>(i), o);
+      call->out_views.push_back(fcn::Tensor{desc.dtype, desc.shape, data});
+    }
+    call->outputs = Napi::Persistent(outs);
+    return call;
+  }
+
+  Napi::Value Run(const Napi::CallbackInfo& info) {
+    std::unique_ptr<RunCall> call = prepare(info);
+    std::shared_ptr<TokenState> token = to_token(info.Env(), info[2]);
+    auto* worker = new RunWorker(info.Env(), std::move(call), std::move(token));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  }
+
+  Napi::Value RunSync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::unique_ptr<RunCall> call = prepare(info);
+    throw_if_error(env, execute_run(*call, nullptr));
+    return call->outputs.Value();
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value InputNames(const Napi::CallbackInfo& info) { return strings_to_js(info.Env(), input_names_); }
+  Napi::Value OutputNames(const Napi::CallbackInfo& info) { return strings_to_js(info.Env(), output_names_); }
+  Napi::Value InputShapes(const Napi::CallbackInfo& info) { return shapes_to_js(info.Env(), input_shapes_); }
+  Napi::Value OutputShapes(const Napi::CallbackInfo& info) { return shapes_to_js(info.Env(), output_shapes_); }
+  Napi::Value ArenaBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(arena_)); }
+  Napi::Value UnsharedBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(unshared_)); }
+  Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(workspace_)); }
+  Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), threads_); }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
+
+  std::shared_ptr<PlanState> state_;
+  std::vector<std::string> input_names_, output_names_;
+  std::vector<fcn::Shape> input_shapes_, output_shapes_;
+  size_t arena_ = 0, unshared_ = 0, workspace_ = 0;
+  int threads_ = 1;
+  int64_t reported_ = 0;
+};
+
+// ---- Graph ---------------------------------------------------------------------------------
+
+class CompileWorker : public Napi::AsyncWorker {
+ public:
+  CompileWorker(Napi::Env env, std::shared_ptr<GraphState> graph, std::vector<fcn::Shape> shapes, int threads,
+                Napi::FunctionReference& plan_ctor)
+      : Napi::AsyncWorker(env, "fcnkit:graph-plan"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        graph_(std::move(graph)),
+        shapes_(std::move(shapes)),
+        threads_(threads),
+        plan_ctor_(Napi::Persistent(plan_ctor.Value())) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override { status_ = compile_safe(*graph_->graph, shapes_, threads_, &plan_); }
+  void OnOK() override { finish(); }
+  void OnError(const Napi::Error&) override { finish(); }
+
+ private:
+  void finish() {
+    try {
+      Napi::Env env = Env();
+      Napi::HandleScope scope(env);
+      if (!status_.ok()) {
+        deferred_.Reject(make_error(env, status_).Value());
+        return;
+      }
+      auto state = std::make_shared<PlanState>();
+      state->graph = graph_;
+      state->plan = std::move(plan_);
+      deferred_.Resolve(new_plan(env, plan_ctor_, std::move(state)));
+    } catch (const Napi::Error& e) {
+      try {
+        deferred_.Reject(e.Value());
+      } catch (...) {
+      }
+    } catch (...) {
+    }
+  }
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<GraphState> graph_;
+  std::vector<fcn::Shape> shapes_;
+  int threads_;
+  Napi::FunctionReference plan_ctor_;
+  std::unique_ptr<fcn::Plan> plan_;
+  fcn::Status status_;
+};
+
+class GraphWrap : public Napi::ObjectWrap<GraphWrap> {
+ public:
+  static Napi::Function define(Napi::Env env, Classes* classes) {
+    return DefineClass(env, "Graph",
+                       {InstanceMethod<&GraphWrap::MakePlan>("plan"),
+                        InstanceMethod<&GraphWrap::PlanAsync>("planAsync"),
+                        InstanceMethod<&GraphWrap::Dispose>("dispose"),
+                        InstanceAccessor<&GraphWrap::Disposed>("disposed")},
+                       classes);
+  }
+
+  explicit GraphWrap(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<GraphWrap>(info), classes_(static_cast<Classes*>(info.Data())) {
+    state_ = parse_spec(info.Env(), info[0]);
+  }
+
+ private:
+  const std::shared_ptr<GraphState>& live(Napi::Env env) const {
+    if (!state_) throw make_error(env, Code::kInvalidArgument, "graph was disposed");
+    return state_;
+  }
+
+  Napi::Value MakePlan(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<GraphState> g = live(env);
+    std::vector<fcn::Shape> shapes = parse_shapes(env, info[0]);
+    int threads = to_threads(env, info[1]);
+    auto state = std::make_shared<PlanState>();
+    state->graph = g;
+    throw_if_error(env, compile_safe(*g->graph, shapes, threads, &state->plan));
+    return new_plan(env, classes_->plan, std::move(state));
+  }
+
+  Napi::Value PlanAsync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::shared_ptr<GraphState> g = live(env);
+    std::vector<fcn::Shape> shapes = parse_shapes(env, info[0]);
+    int threads = to_threads(env, info[1]);
+    auto* worker = new CompileWorker(env, g, std::move(shapes), threads, classes_->plan);
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+  }
+
+  // Drops this object's hold at once; plans made from the graph (and their runs) keep the
+  // pinned constants they read until they are disposed or collected.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    state_.reset();
+    return info.Env().Undefined();
+  }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
+
+  Classes* classes_;
+  std::shared_ptr<GraphState> state_;
+};
+
+}  // namespace
+
+void register_graph(Napi::Env env, Napi::Object exports) {
+  auto* classes = new Classes();
+  env.AddCleanupHook([classes] { delete classes; });
+  classes->plan = Napi::Persistent(PlanWrap::define(env));
+  exports.Set("Graph", GraphWrap::define(env, classes));
+  exports.Set("AbortToken", AbortTokenWrap::define(env));
+}
+
+}  // namespace fcnb
