@@ -93,7 +93,7 @@ async function main() {
       const model = onnx.makeModel({
         nodes: [node],
         inputs: [onnx.valueInfo('x', onnx.DataType.FLOAT, [n, c, h, w])],
-        outputs: [onnx.valueInfo('y', onnx.DataType.FLOAT, [])],
+        outputs: [{ name: 'y', type: { tensorType: { elemType: onnx.DataType.FLOAT }, denotation: '' }, docString: '' }],
         initializers: [onnx.tensorFromFloat32('w', wShape, wData), onnx.tensorFromFloat32('b', [oc], bData)],
       });
       const session = await ort.InferenceSession.create(onnx.encodeModel(model), {
