@@ -1,0 +1,52 @@
+// Vector traits for the AVX2+FMA kernels: what gemm_impl.h, conv_impl.h and
+// conv_transpose_impl.h need from an ISA. Included only by translation units built with
+// -mavx2 -mfma (cpp/kernels/x86/avx2/).
+#pragma once
+#include <immintrin.h>
+
+#include <cstdint>
+
+namespace fcn {
+namespace avx2 {
+
+struct Vec {
+  using V = __m256;
+  using Mask = __m256i;
+  static constexpr int L = 8;
+  // 6x16 tile: 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers; per k step
+  // 8 loads feed 12 FMAs, inside Zen 4's 3 loads and 2 FMAs per cycle.
+#ifndef FCN_TUNE_MR_avx2
+#define FCN_TUNE_MR_avx2 6
+#define FCN_TUNE_NV_avx2 2
+#endif
+  static constexpr int MR = FCN_TUNE_MR_avx2;
+  static constexpr int NV = FCN_TUNE_NV_avx2;
+  static constexpr const char* kGemmName = "f32_gemm_6x16__avx2";
+  static constexpr const char* kDwName = "f32_dwconv2d_1x8__avx2";
+
+  static V zero() { return _mm256_setzero_ps(); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V loadu(const float* p) { return _mm256_loadu_ps(p); }
+  static void storeu(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  // max(0, v) with 0 as the first operand: maxps returns its second operand when either is
+  // NaN, so a NaN survives ReLU as it does in the reference (v < 0 is false for NaN).
+  static V relu(V v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
+
+  // Lanes [lo, hi) on, 0 <= lo <= hi <= L.
+  static Mask mask(int lo, int hi) {
+    alignas(32) static const int32_t ramp[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    const __m256i i = _mm256_load_si256(reinterpret_cast<const __m256i*>(ramp));
+    const __m256i ge_lo = _mm256_cmpgt_epi32(i, _mm256_set1_epi32(lo - 1));
+    const __m256i lt_hi = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), i);
+    return _mm256_and_si256(ge_lo, lt_hi);
+  }
+  static Mask mask(int n) { return mask(0, n); }
+  // Masked-off lanes are neither read (no fault past a buffer's end) nor written.
+  static V maskz_loadu(const float* p, Mask m) { return _mm256_maskload_ps(p, m); }
+  static void mask_storeu(float* p, Mask m, V v) { _mm256_maskstore_ps(p, m, v); }
+};
+
+}  // namespace avx2
+}  // namespace fcn

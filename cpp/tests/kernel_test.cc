@@ -1,0 +1,597 @@
+// fcn_kernel_test: every kernel plan on every ISA this machine runs, against its reference twin,
+// over a data-driven sweep of awkward shapes. Inputs come from a fresh seed each run (printed;
+// pass it as the first argument to replay a failure). Inputs, outputs and workspaces sit flush
+// against an unmapped page, so a kernel that reads or writes past a caller's buffer crashes
+// the test instead of passing by luck.
+//
+// Usage: fcn_kernel_test [seed]      exit status 0 when every case passes.
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/buffer.h"
+#include "core/shape.h"
+#include "core/thread_pool.h"
+#include "kernels/kernels.h"
+
+namespace fcn {
+namespace {
+
+// ---- guarded buffers -----------------------------------------------------------------------
+
+// `floats` floats that end exactly where an inaccessible page begins.
+class GuardedBuffer {
+ public:
+  explicit GuardedBuffer(size_t floats) : bytes_(floats * sizeof(float)) {
+    page_ = size_t(sysconf(_SC_PAGESIZE));
+    const size_t body = (bytes_ + page_ - 1) / page_ * page_;
+    map_bytes_ = body + page_;
+    void* m = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+      std::fprintf(stderr, "kernel_test: mmap of %zu bytes failed\n", map_bytes_);
+      std::exit(2);
+    }
+    map_ = static_cast<char*>(m);
+    mprotect(map_ + body, page_, PROT_NONE);
+    data_ = map_ + body - bytes_;
+  }
+  ~GuardedBuffer() { munmap(map_, map_bytes_); }
+  GuardedBuffer(const GuardedBuffer&) = delete;
+  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
+  float* f32() const { return reinterpret_cast<float*>(data_); }
+  void* data() const { return data_; }
+
+ private:
+  size_t bytes_, page_ = 4096, map_bytes_ = 0;
+  char* map_ = nullptr;
+  char* data_ = nullptr;
+};
+
+// ---- bookkeeping ---------------------------------------------------------------------------
+
+int g_passed = 0, g_failed = 0;
+
+// The case running now, so that a fault on a guard page names it before the test dies.
+char g_current[320] = "";
+void set_current(const std::string& what) {
+  std::snprintf(g_current, sizeof g_current, "%s", what.c_str());
+}
+void on_fault(int sig) {
+  const char* head = "CRASH ";
+  const char* tail = sig == SIGSEGV ? ": SIGSEGV (a kernel touched memory outside a caller's buffer)\n"
+                                    : ": fatal signal\n";
+  ssize_t r = write(2, head, std::strlen(head));
+  r = write(2, g_current, std::strlen(g_current));
+  r = write(2, tail, std::strlen(tail));
+  (void)r;
+  _exit(3);
+}
+std::mt19937_64 g_rng;
+
+void fill_random(float* p, size_t n) {
+  std::uniform_real_distribution<float> d(-1.f, 1.f);
+  for (size_t i = 0; i < n; ++i) p[i] = d(g_rng);
+}
+
+// Normalised max error, with NaN required in exactly the places the reference has it.
+struct Compare {
+  double err = 0;
+  int64_t nan_mismatch = 0;
+};
+Compare compare(const float* got, const float* ref, size_t n) {
+  Compare c;
+  double max_ref = 0, max_diff = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const bool gn = std::isnan(got[i]), rn = std::isnan(ref[i]);
+    if (gn != rn) {
+      ++c.nan_mismatch;
+      continue;
+    }
+    if (rn) continue;
+    max_ref = std::max(max_ref, std::fabs(double(ref[i])));
+    const double d = std::fabs(double(got[i]) - double(ref[i]));
+    if (!(d <= max_diff)) max_diff = d;  // also catches inf - inf
+  }
+  c.err = max_diff / (max_ref + 1e-6);
+  return c;
+}
+
+constexpr double kTol = 2e-5;
+
+void report(bool ok, const std::string& what, const std::string& detail) {
+  (ok ? g_passed : g_failed)++;
+  std::printf("%s %s %s\n", ok ? "PASS" : "FAIL", what.c_str(), detail.c_str());
+  std::fflush(stdout);
+}
+
+std::vector<Isa> isas() {
+  std::vector<Isa> out;
+  for (Isa i : {Isa::kRef, Isa::kAvx2, Isa::kAvx512})
+    if (isa_supported(i)) out.push_back(i);
+  return out;
+}
+
+// The plan must not have fallen back to another ISA silently.
+bool name_matches(const char* name, Isa isa) {
+  std::string n(name), suffix = std::string("__") + isa_name(isa);
+  return n.size() >= suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+ThreadPool& pool2() {
+  static ThreadPool pool(2);
+  return pool;
+}
+
+// Runs `run(rc, out, workspace)` on one thread and on two, checks the two agree bit for bit and
+// returns the one-thread output in `out`.
+template <class Plan, class RunFn>
+bool run_both(const Plan& plan, size_t out_floats, const RunFn& run, std::vector<float>* out,
+              std::string* why) {
+  RunControl rc1{&pool2(), 1, nullptr}, rc2{&pool2(), 2, nullptr};
+  GuardedBuffer y1(out_floats), y2(out_floats);
+  GuardedBuffer ws1(plan.workspace_bytes(1) / sizeof(float) + 1);
+  GuardedBuffer ws2(plan.workspace_bytes(2) / sizeof(float) + 1);
+  // Garbage in the outputs: a plan must write every element.
+  for (size_t i = 0; i < out_floats; ++i) y1.f32()[i] = y2.f32()[i] = 1e30f;
+  run(rc1, y1.f32(), ws1.data());
+  run(rc2, y2.f32(), ws2.data());
+  out->assign(y1.f32(), y1.f32() + out_floats);
+  if (std::memcmp(y1.f32(), y2.f32(), out_floats * sizeof(float)) != 0) {
+    *why = "1-thread and 2-thread outputs differ";
+    return false;
+  }
+  return true;
+}
+
+std::string fmt_err(const Compare& c) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "err=%.2e", c.err);
+  std::string s = buf;
+  if (c.nan_mismatch) s += " nan_mismatch=" + std::to_string(c.nan_mismatch);
+  return s;
+}
+
+// ---- conv2d --------------------------------------------------------------------------------
+
+struct ConvCase {
+  int64_t n, c, h, w, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, g;
+  bool bias, relu;
+  const char* note;
+  bool nan = false;  // put a NaN in the input
+};
+
+std::string describe(const ConvCase& k) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "n%" PRId64 " %" PRId64 "x%" PRId64 "x%" PRId64 "->%" PRId64 " k%" PRId64 "x%" PRId64
+                " s%" PRId64 ",%" PRId64 " d%" PRId64 ",%" PRId64 " p%" PRId64 ",%" PRId64 ",%" PRId64
+                ",%" PRId64 " g%" PRId64 "%s%s%s (%s)",
+                k.n, k.c, k.h, k.w, k.oc, k.kh, k.kw, k.sh, k.sw, k.dh, k.dw, k.pt, k.pl, k.pb, k.pr,
+                k.g, k.bias ? " bias" : "", k.relu ? " relu" : "", k.nan ? " nan" : "", k.note);
+  return buf;
+}
+
+void test_conv(const ConvCase& k) {
+  Conv2dParams p;
+  p.n = k.n; p.in_c = k.c; p.in_h = k.h; p.in_w = k.w; p.out_c = k.oc; p.k_h = k.kh; p.k_w = k.kw;
+  p.stride_h = k.sh; p.stride_w = k.sw; p.dil_h = k.dh; p.dil_w = k.dw;
+  p.pad_t = k.pt; p.pad_l = k.pl; p.pad_b = k.pb; p.pad_r = k.pr; p.groups = k.g; p.relu = k.relu;
+  const std::string what = "conv2d " + describe(k);
+  if (!conv_out_size(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, p.pad_b, &p.out_h).ok() ||
+      !conv_out_size(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, p.pad_r, &p.out_w).ok()) {
+    report(false, what, "bad test case");
+    return;
+  }
+  const size_t xn = size_t(p.n * p.in_c * p.in_h * p.in_w);
+  const size_t wn = size_t(p.out_c * (p.in_c / p.groups) * p.k_h * p.k_w);
+  const size_t yn = size_t(p.n * p.out_c * p.out_h * p.out_w);
+  GuardedBuffer x(xn), w(wn), b(size_t(p.out_c));
+  fill_random(x.f32(), xn);
+  fill_random(w.f32(), wn);
+  fill_random(b.f32(), size_t(p.out_c));
+  if (k.nan) x.f32()[xn / 2 + 1] = std::nanf("");
+  std::vector<float> ref(yn);
+  f32_conv2d__ref(p, x.f32(), w.f32(), k.bias ? b.f32() : nullptr, ref.data());
+
+  for (Isa isa : isas()) {
+    const std::string tag = std::string(isa_name(isa)) + " " + what;
+    set_current(tag);
+    auto plan = make_conv2d_plan(isa, p);
+    if (!plan) {
+      report(false, tag, "no plan");
+      continue;
+    }
+    if (!name_matches(plan->name(), isa)) {
+      report(false, tag, std::string("plan ") + plan->name() + " is not for this ISA");
+      continue;
+    }
+    AlignedBuffer packed;
+    if (!packed.allocate(plan->packed_weight_floats() * sizeof(float) + 64)) {
+      report(false, tag, "out of memory");
+      continue;
+    }
+    plan->pack_weights(w.f32(), packed.f32());
+    std::vector<float> y;
+    std::string why;
+    const bool same = run_both(*plan, yn, [&](const RunControl& rc, float* out, void* ws) {
+      plan->run(x.f32(), packed.f32(), k.bias ? b.f32() : nullptr, out, ws, rc);
+    }, &y, &why);
+    const Compare c = compare(y.data(), ref.data(), yn);
+    const bool ok = same && c.err <= kTol && c.nan_mismatch == 0;
+    report(ok, tag, std::string("[") + plan->name() + "] " + fmt_err(c) + (same ? "" : " " + why));
+  }
+}
+
+// ---- conv_transpose2d ----------------------------------------------------------------------
+
+struct DeconvCase {
+  int64_t n, c, h, w, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oph, opw, g;
+  bool bias, relu;
+  const char* note;
+  bool nan = false;
+};
+
+std::string describe(const DeconvCase& k) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "n%" PRId64 " %" PRId64 "x%" PRId64 "x%" PRId64 "->%" PRId64 " k%" PRId64 "x%" PRId64
+                " s%" PRId64 ",%" PRId64 " d%" PRId64 ",%" PRId64 " p%" PRId64 ",%" PRId64 ",%" PRId64
+                ",%" PRId64 " op%" PRId64 ",%" PRId64 " g%" PRId64 "%s%s%s (%s)",
+                k.n, k.c, k.h, k.w, k.oc, k.kh, k.kw, k.sh, k.sw, k.dh, k.dw, k.pt, k.pl, k.pb, k.pr,
+                k.oph, k.opw, k.g, k.bias ? " bias" : "", k.relu ? " relu" : "", k.nan ? " nan" : "",
+                k.note);
+  return buf;
+}
+
+void test_deconv(const DeconvCase& k) {
+  ConvTranspose2dParams p;
+  p.n = k.n; p.in_c = k.c; p.in_h = k.h; p.in_w = k.w; p.out_c = k.oc; p.k_h = k.kh; p.k_w = k.kw;
+  p.stride_h = k.sh; p.stride_w = k.sw; p.dil_h = k.dh; p.dil_w = k.dw;
+  p.pad_t = k.pt; p.pad_l = k.pl; p.pad_b = k.pb; p.pad_r = k.pr;
+  p.out_pad_h = k.oph; p.out_pad_w = k.opw; p.groups = k.g; p.relu = k.relu;
+  const std::string what = "conv_transpose2d " + describe(k);
+  if (!conv_transpose_out_size(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, p.pad_b, p.out_pad_h,
+                               &p.out_h).ok() ||
+      !conv_transpose_out_size(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, p.pad_r, p.out_pad_w,
+                               &p.out_w).ok()) {
+    report(false, what, "bad test case");
+    return;
+  }
+  const size_t xn = size_t(p.n * p.in_c * p.in_h * p.in_w);
+  const size_t wn = size_t(p.in_c * (p.out_c / p.groups) * p.k_h * p.k_w);
+  const size_t yn = size_t(p.n * p.out_c * p.out_h * p.out_w);
+  GuardedBuffer x(xn), w(wn), b(size_t(p.out_c));
+  fill_random(x.f32(), xn);
+  fill_random(w.f32(), wn);
+  fill_random(b.f32(), size_t(p.out_c));
+  if (k.nan) x.f32()[xn / 2 + 1] = std::nanf("");
+  std::vector<float> ref(yn);
+  f32_conv_transpose2d__ref(p, x.f32(), w.f32(), k.bias ? b.f32() : nullptr, ref.data());
+
+  for (Isa isa : isas()) {
+    const std::string tag = std::string(isa_name(isa)) + " " + what;
+    set_current(tag);
+    auto plan = make_conv_transpose2d_plan(isa, p);
+    if (!plan) {
+      report(false, tag, "no plan");
+      continue;
+    }
+    if (!name_matches(plan->name(), isa)) {
+      report(false, tag, std::string("plan ") + plan->name() + " is not for this ISA");
+      continue;
+    }
+    AlignedBuffer packed;
+    if (!packed.allocate(plan->packed_weight_floats() * sizeof(float) + 64)) {
+      report(false, tag, "out of memory");
+      continue;
+    }
+    plan->pack_weights(w.f32(), packed.f32());
+    std::vector<float> y;
+    std::string why;
+    const bool same = run_both(*plan, yn, [&](const RunControl& rc, float* out, void* ws) {
+      plan->run(x.f32(), packed.f32(), k.bias ? b.f32() : nullptr, out, ws, rc);
+    }, &y, &why);
+    const Compare c = compare(y.data(), ref.data(), yn);
+    const bool ok = same && c.err <= kTol && c.nan_mismatch == 0;
+    report(ok, tag, std::string("[") + plan->name() + "] " + fmt_err(c) + (same ? "" : " " + why));
+  }
+}
+
+// ---- gemm ----------------------------------------------------------------------------------
+
+struct GemmCase {
+  int64_t m, n, k, lda_pad, ldb_pad, ldc_pad;
+  bool bias, relu;
+  const char* note;
+  bool nan = false;
+};
+
+void test_gemm(const GemmCase& t) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf,
+                "gemm m%" PRId64 " n%" PRId64 " k%" PRId64 " lda+%" PRId64 " ldb+%" PRId64 " ldc+%" PRId64
+                "%s%s%s (%s)",
+                t.m, t.n, t.k, t.lda_pad, t.ldb_pad, t.ldc_pad, t.bias ? " bias" : "",
+                t.relu ? " relu" : "", t.nan ? " nan" : "", t.note);
+  const std::string what = buf;
+  const int64_t lda = t.k + t.lda_pad, ldb = t.n + t.ldb_pad, ldc = t.n + t.ldc_pad;
+  const size_t an = size_t(t.m * lda), bn = size_t(t.k * ldb), cn = size_t(t.m * ldc);
+  GuardedBuffer a(an + 1), b(bn + 1), bias(size_t(t.m) + 1);
+  fill_random(a.f32(), an);
+  fill_random(b.f32(), bn);
+  fill_random(bias.f32(), size_t(t.m));
+  if (t.nan) b.f32()[bn / 2] = std::nanf("");
+  std::vector<float> ref(cn, 0.f);
+  f32_gemm__ref(t.m, t.n, t.k, a.f32(), lda, b.f32(), ldb, ref.data(), ldc);
+  for (int64_t i = 0; i < t.m; ++i)
+    for (int64_t j = 0; j < t.n; ++j) {
+      float v = ref[i * ldc + j] + (t.bias ? bias.f32()[i] : 0.f);
+      ref[i * ldc + j] = t.relu && v < 0.f ? 0.f : v;
+    }
+
+  for (Isa isa : isas()) {
+    const std::string tag = std::string(isa_name(isa)) + " " + what;
+    set_current(tag);
+    auto plan = make_gemm_plan(isa, t.m, t.n, t.k);
+    if (!plan) {
+      report(false, tag, "no plan");
+      continue;
+    }
+    if (!name_matches(plan->name(), isa)) {
+      report(false, tag, std::string("plan ") + plan->name() + " is not for this ISA");
+      continue;
+    }
+    AlignedBuffer packed;
+    if (!packed.allocate(plan->packed_a_floats() * sizeof(float) + 64)) {
+      report(false, tag, "out of memory");
+      continue;
+    }
+    plan->pack_a(a.f32(), lda, packed.f32());
+    std::vector<float> y;
+    std::string why;
+    const bool same = run_both(*plan, cn, [&](const RunControl& rc, float* out, void* ws) {
+      // The padding columns of C must stay as they were: ldc > n leaves them to the caller.
+      plan->run(packed.f32(), b.f32(), ldb, t.bias ? bias.f32() : nullptr, t.relu, out, ldc, ws, rc);
+      for (int64_t i = 0; i < t.m; ++i)
+        for (int64_t j = t.n; j < ldc; ++j)
+          if (out[i * ldc + j] != 1e30f) out[i * ldc + j] = std::nanf("");
+        else out[i * ldc + j] = 0.f;
+    }, &y, &why);
+    for (int64_t i = 0; i < t.m; ++i)
+      for (int64_t j = t.n; j < ldc; ++j) ref[i * ldc + j] = 0.f;
+    const Compare c = compare(y.data(), ref.data(), cn);
+    const bool ok = same && c.err <= kTol && c.nan_mismatch == 0;
+    report(ok, tag, std::string("[") + plan->name() + "] " + fmt_err(c) + (same ? "" : " " + why));
+  }
+}
+
+// ---- abort ---------------------------------------------------------------------------------
+
+// A set abort flag makes run() return early; its output is then unspecified, so this only
+// checks that the run stops and touches nothing outside its buffers.
+void test_abort() {
+  Conv2dParams p;
+  p.in_c = 64; p.in_h = 32; p.in_w = 32; p.out_c = 64; p.k_h = 3; p.k_w = 3;
+  p.pad_t = p.pad_l = p.pad_b = p.pad_r = 1; p.out_h = 32; p.out_w = 32;
+  std::atomic<bool> stop{true};
+  for (Isa isa : isas()) {
+    set_current(std::string(isa_name(isa)) + " conv2d abort");
+    auto plan = make_conv2d_plan(isa, p);
+    AlignedBuffer packed;
+    GuardedBuffer x(size_t(64 * 32 * 32)), w(size_t(64 * 64 * 9)), y(size_t(64 * 32 * 32));
+    fill_random(x.f32(), size_t(64 * 32 * 32));
+    fill_random(w.f32(), size_t(64 * 64 * 9));
+    const bool ok = plan && packed.allocate(plan->packed_weight_floats() * sizeof(float));
+    if (ok) {
+      plan->pack_weights(w.f32(), packed.f32());
+      GuardedBuffer ws(plan->workspace_bytes(2) / sizeof(float) + 1);
+      RunControl rc{&pool2(), 2, &stop};
+      plan->run(x.f32(), packed.f32(), nullptr, y.f32(), ws.data(), rc);
+    }
+    report(ok, std::string(isa_name(isa)) + " conv2d abort flag set before run", "returned");
+  }
+}
+
+// ---- random shapes -------------------------------------------------------------------------
+
+// Small random shapes from the run's seed: every run also tries combinations nobody listed.
+void random_sweep() {
+  auto pick = [](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(g_rng);
+  };
+  for (int i = 0; i < 24; ++i) {
+    ConvCase c{};
+    const int kind = int(pick(0, 3));  // 0 dense, 1 grouped, 2 depthwise, 3 pointwise
+    c.g = kind == 1 ? pick(2, 3) : 1;
+    c.c = c.g * pick(1, 12);
+    c.oc = c.g * pick(1, 20);
+    if (kind == 2) c.g = c.c = c.oc = pick(1, 12);
+    c.kh = kind == 3 ? 1 : pick(1, 5);
+    c.kw = kind == 3 ? 1 : pick(1, 5);
+    c.sh = kind == 3 ? 1 : pick(1, 3);
+    c.sw = kind == 3 || kind == 2 ? 1 : pick(1, 3);
+    c.dh = pick(1, 2);
+    c.dw = pick(1, 2);
+    if (kind != 3) {
+      c.pt = pick(0, 4); c.pl = pick(0, 4); c.pb = pick(0, 4); c.pr = pick(0, 4);
+    }
+    c.n = pick(1, 2);
+    c.h = pick(1, 20);
+    c.w = pick(1, 40);
+    // Grow the image until the (dilated) kernel fits inside the padded input.
+    while (c.h + c.pt + c.pb < c.dh * (c.kh - 1) + 1) ++c.h;
+    while (c.w + c.pl + c.pr < c.dw * (c.kw - 1) + 1) ++c.w;
+    c.bias = pick(0, 1);
+    c.relu = pick(0, 1);
+    c.nan = pick(0, 5) == 0;
+    c.note = "random";
+    test_conv(c);
+  }
+  for (int i = 0; i < 16; ++i) {
+    DeconvCase d{};
+    d.g = pick(1, 3);
+    d.c = d.g * pick(1, 8);
+    d.oc = d.g * pick(1, 8);
+    // Mostly small kernels; a quarter wide enough for whole-vector runs along kx.
+    const bool wide = pick(0, 3) == 0;
+    d.kh = wide ? pick(4, 20) : pick(1, 6);
+    d.kw = wide ? pick(8, 36) : pick(1, 6);
+    d.sh = pick(1, 4); d.sw = pick(1, 4);
+    d.dh = pick(1, 2); d.dw = pick(1, 2);
+    d.pt = pick(0, d.dh * (d.kh - 1)); d.pb = pick(0, d.dh * (d.kh - 1));
+    d.pl = pick(0, d.dw * (d.kw - 1)); d.pr = pick(0, d.dw * (d.kw - 1));
+    d.oph = pick(0, std::max(d.sh, d.dh) - 1);
+    d.opw = pick(0, std::max(d.sw, d.dw) - 1);
+    d.n = pick(1, 2);
+    // Sometimes more than one pixel block (about 128 input pixels).
+    d.h = pick(0, 3) == 0 ? pick(10, 16) : pick(1, 9);
+    d.w = pick(1, 13) + (d.h >= 10 ? 8 : 0);
+    d.bias = pick(0, 1);
+    d.relu = pick(0, 1);
+    d.nan = pick(0, 5) == 0;
+    d.note = "random";
+    // The output must have at least one pixel; otherwise draw the padding again smaller.
+    while ((d.h - 1) * d.sh - d.pt - d.pb + d.dh * (d.kh - 1) + d.oph + 1 < 1) d.pt = d.pb = 0;
+    while ((d.w - 1) * d.sw - d.pl - d.pr + d.dw * (d.kw - 1) + d.opw + 1 < 1) d.pl = d.pr = 0;
+    test_deconv(d);
+  }
+  for (int i = 0; i < 8; ++i) {
+    GemmCase t{};
+    t.m = pick(1, 40); t.n = pick(1, 70); t.k = pick(0, 300);
+    t.lda_pad = pick(0, 3); t.ldb_pad = pick(0, 3); t.ldc_pad = pick(0, 3);
+    t.bias = pick(0, 1); t.relu = pick(0, 1);
+    t.nan = pick(0, 4) == 0;
+    t.note = "random";
+    test_gemm(t);
+  }
+}
+
+// ---- the sweep -----------------------------------------------------------------------------
+
+void run_all() {
+  // n, c, h, w, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, g, bias, relu, note [, nan]
+  const ConvCase convs[] = {
+      {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "all sizes 1"},
+      {1, 3, 7, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "3x3 tiny, bias+relu"},
+      {1, 17, 13, 13, 31, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, false, "primes, M and N tails"},
+      {2, 16, 31, 17, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, false, "batch 2, stride 2"},
+      {1, 7, 17, 13, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, true, true, "dilation 2"},
+      {1, 5, 19, 23, 7, 3, 3, 2, 1, 2, 3, 1, 0, 2, 3, 1, true, false, "mixed stride/dilation/pads"},
+      {1, 8, 13, 11, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, true, false, "groups 2"},
+      {1, 9, 7, 9, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, true, true, "groups 3, stride 2"},
+      {1, 32, 17, 19, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, true, true, "depthwise 3x3"},
+      {2, 13, 15, 37, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 13, false, false, "depthwise, batch 2"},
+      {1, 6, 1, 1, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, true, false, "depthwise 1x1 image"},
+      {1, 6, 5, 3, 6, 3, 3, 1, 1, 1, 1, 2, 3, 1, 4, 6, true, false, "depthwise, pads wider than kernel"},
+      {1, 8, 6, 17, 8, 3, 3, 1, 1, 1, 1, 1, 0, 1, 2, 8, true, false, "depthwise, right pad 2, width 17"},
+      {1, 4, 5, 33, 4, 3, 3, 1, 1, 1, 1, 0, 2, 2, 0, 4, true, false, "depthwise, left pad 2, width 33"},
+      {1, 13, 15, 15, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 13, true, true, "depthwise stride 2 (GEMM path)"},
+      {1, 8, 14, 21, 8, 3, 3, 2, 1, 1, 1, 0, 1, 1, 1, 8, true, false, "depthwise stride_h 2"},
+      {1, 5, 13, 13, 5, 5, 5, 1, 1, 2, 2, 4, 4, 4, 4, 5, true, false, "depthwise 5x5 dilation 2"},
+      {1, 4, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, true, false, "channel multiplier 2"},
+      {1, 3, 5, 4, 7, 3, 3, 1, 1, 1, 1, 4, 5, 3, 6, 1, true, false, "padding wider than the kernel"},
+      {1, 67, 13, 17, 45, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "1x1 s1 (pointwise path)"},
+      {1, 20, 13, 13, 33, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, true, true, "1x1 stride 2"},
+      {1, 5, 7, 7, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, false, "1x1 with padding"},
+      {1, 600, 5, 7, 17, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "1x1, K split in 3 blocks"},
+      {1, 3, 31, 29, 17, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, true, true, "7x7 stem"},
+      {1, 19, 9, 9, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "channels not a multiple of 16"},
+      {1, 8, 16, 16, 12, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 1, true, false, "asymmetric SAME padding"},
+      {1, 64, 9, 9, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "K = 576, 3 K blocks"},
+      {1, 4, 40, 41, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "N = 1640, several N blocks"},
+      {1, 16, 8, 8, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "M = 100, split across threads"},
+      {1, 2, 7, 7, 3, 11, 11, 1, 1, 1, 1, 5, 5, 5, 5, 1, true, false, "11x11 on 7x7"},
+      {1, 6, 4, 50, 5, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, false, true, "1x3, no bias, relu"},
+      {1, 64, 64, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "3x3 64ch at 64x64"},
+      {1, 5, 9, 11, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "NaN input, im2col", true},
+      {1, 9, 9, 11, 7, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, true, "NaN input, pointwise", true},
+      {1, 9, 9, 11, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 9, true, true, "NaN input, depthwise", true},
+  };
+  for (const ConvCase& c : convs) test_conv(c);
+
+  // n, c, h, w, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oph, opw, g, bias, relu, note [, nan]
+  const DeconvCase deconvs[] = {
+      {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 1, true, false, "all sizes 1"},
+      {1, 16, 7, 5, 8, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, true, false, "k2s2 U-Net up"},
+      {1, 40, 4, 4, 24, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, true, true, "k2s2 wider"},
+      {1, 21, 5, 6, 21, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 1, false, false, "k4s2 p1 FCN upscore2"},
+      {1, 6, 5, 5, 7, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "k3s2 p1 output padding 1"},
+      {1, 21, 3, 4, 21, 16, 16, 8, 8, 1, 1, 4, 4, 4, 4, 0, 0, 1, false, false, "k16s8 p4 FCN-8s"},
+      {1, 21, 6, 6, 21, 16, 16, 8, 8, 1, 1, 0, 0, 0, 0, 0, 0, 1, true, false, "k16s8 21ch"},
+      {1, 3, 3, 2, 5, 64, 64, 32, 32, 1, 1, 16, 16, 16, 16, 0, 0, 1, true, false, "k64s32 p16"},
+      {1, 4, 2, 2, 3, 64, 64, 32, 32, 1, 1, 0, 0, 0, 0, 0, 0, 1, false, false, "k64s32 FCN-32s"},
+      {1, 8, 5, 5, 6, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 2, true, false, "groups 2"},
+      {1, 6, 5, 5, 6, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 6, true, false, "depthwise (bilinear-style)"},
+      {1, 9, 4, 3, 6, 3, 3, 2, 1, 1, 1, 1, 0, 0, 1, 0, 0, 3, false, true, "groups 3, mixed strides"},
+      {1, 5, 4, 5, 3, 3, 3, 1, 1, 2, 2, 1, 1, 1, 1, 0, 0, 1, true, false, "dilation 2"},
+      {1, 4, 6, 7, 5, 3, 5, 2, 3, 2, 1, 2, 0, 1, 3, 1, 2, 1, true, false, "dilation, odd strides, out pad"},
+      {2, 7, 6, 5, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "batch 2, relu"},
+      {1, 300, 3, 3, 5, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, true, false, "K = 300, 2 K blocks"},
+      {1, 5, 4, 4, 3, 4, 4, 2, 2, 1, 1, 3, 3, 3, 3, 0, 0, 1, true, false, "padding k-1"},
+      {1, 5, 4, 4, 3, 4, 4, 2, 2, 1, 1, 0, 2, 1, 0, 0, 0, 1, true, false, "asymmetric padding"},
+      {1, 3, 17, 13, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, true, false, "stride 1, prime sizes"},
+      {1, 33, 5, 5, 70, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, true, false, "several tasks per group"},
+      {1, 2, 12, 11, 3, 64, 64, 32, 32, 1, 1, 16, 16, 16, 16, 0, 0, 1, true, true, "k64s32 p16 relu, banded"},
+      {1, 3, 16, 17, 2, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 1, true, true, "k4s2 relu, several pixel blocks"},
+      {1, 3, 9, 10, 4, 16, 16, 8, 8, 1, 1, 4, 3, 4, 1, 0, 0, 1, true, true, "k16s8, vector 1 past the right edge"},
+      {1, 3, 7, 6, 4, 16, 16, 8, 8, 1, 1, 3, 1, 2, 4, 0, 0, 1, true, false, "k16s8, vector 1 before the left edge"},
+      {2, 3, 6, 5, 2, 8, 8, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "k8s4 output padding"},
+      {1, 4, 5, 6, 3, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 1, true, true, "NaN input", true},
+      {1, 4, 5, 6, 3, 16, 16, 8, 8, 1, 1, 4, 4, 4, 4, 0, 0, 1, true, true, "NaN input, k16s8", true},
+  };
+  for (const DeconvCase& c : deconvs) test_deconv(c);
+
+  // m, n, k, lda+, ldb+, ldc+, bias, relu, note [, nan]
+  const GemmCase gemms[] = {
+      {1, 1, 1, 0, 0, 0, true, false, "all 1"},
+      {7, 13, 17, 0, 0, 0, true, true, "primes"},
+      {13, 31, 3, 2, 1, 5, false, false, "leading dimensions padded"},
+      {6, 16, 256, 0, 0, 0, true, false, "one AVX2 tile"},
+      {14, 32, 257, 0, 0, 0, true, false, "one AVX-512 tile, K tail"},
+      {100, 37, 600, 3, 0, 1, true, true, "K blocks, N tail"},
+      {31, 700, 5, 0, 0, 0, false, false, "N blocks"},
+      {3, 1, 1000, 0, 0, 0, true, false, "N = 1"},
+      {5, 9, 0, 0, 0, 0, true, true, "K = 0"},
+      {9, 21, 30, 0, 0, 0, true, true, "NaN in B", true},
+  };
+  for (const GemmCase& c : gemms) test_gemm(c);
+
+  random_sweep();
+  test_abort();
+}
+
+}  // namespace
+}  // namespace fcn
+
+int main(int argc, char** argv) {
+  uint64_t seed;
+  if (argc > 1) {
+    seed = std::strtoull(argv[1], nullptr, 0);
+  } else {
+    seed = std::random_device{}() ^
+           uint64_t(std::chrono::high_resolution_clock::now().time_since_epoch().count());
+  }
+  std::printf("kernel_test: seed %" PRIu64 " (replay: %s %" PRIu64 ")\n", seed, argv[0], seed);
+  fcn::g_rng.seed(seed);
+  signal(SIGSEGV, fcn::on_fault);
+  signal(SIGBUS, fcn::on_fault);
+  const auto t0 = std::chrono::steady_clock::now();
+  fcn::run_all();
+  const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("kernel_test: took %.1f s\n", sec);
+  std::printf("kernel_test: %d passed, %d failed\n", fcn::g_passed, fcn::g_failed);
+  return fcn::g_failed == 0 ? 0 : 1;
+}
