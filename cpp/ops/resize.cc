@@ -1,16 +1,22 @@
 // resize: x [N, C, H, W] -> y [N, C, OH, OW], ONNX Resize (opset 13+) on the spatial axes with
 // mode nearest | linear (bilinear), no antialiasing.
 //
-// Numerics follow onnxruntime's CPU kernel, so results match it bit for bit where it matters
-// (which pixel `nearest` picks at a tie):
+// Numerics follow onnxruntime's CPU kernel (1.30, checked by test/ops-resize.test.js), so
+// `nearest` picks the same pixel as ORT, ties and float32 rounding included:
 // - scales are float32; with `scale` the output size is floor(float32(scale) * float32(in))
 //   with the product rounded to float32, and that scale drives the coordinate transform; with
 //   `size` the scale is float32(out) / float32(in);
-// - source coordinates are computed in float32; an axis whose scale is exactly 1 maps i -> i;
+// - source coordinates are computed in float32; an axis whose scale is exactly 1 maps i -> i,
+//   and when the output size equals the input size on both axes the input is copied whatever
+//   the scale (scale 1.25 on a 3-pixel axis gives 3 pixels, a copy);
+// - round_prefer_floor / round_prefer_ceil treat a coordinate within 1e-6 of a half as the
+//   tie (ORT 1.30 does, so that e.g. 7 -> 8 asymmetric picks by the rule at x = 3.4999998);
+//   floor and ceil take the float32 coordinate as it is;
 // - nearest clamps the chosen index to [0, in - 1]; linear clamps the source coordinate to
 //   [0, in - 1] first, so edges repeat the border pixel.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "ops/op.h"
 
@@ -39,12 +45,14 @@ float source_coordinate(Coord c, int64_t o, float scale, int64_t in_len, int64_t
 
 int64_t nearest_index(Rounding r, float x) {
   const float f = std::floor(x);
+  const float frac = x - f;
+  const bool tie = std::fabs(frac - 0.5f) <= 1e-6f;
   switch (r) {
     case Rounding::kFloor: return static_cast<int64_t>(f);
     case Rounding::kCeil: return static_cast<int64_t>(std::ceil(x));
-    case Rounding::kRoundPreferCeil: return static_cast<int64_t>(x - f >= 0.5f ? f + 1 : f);
+    case Rounding::kRoundPreferCeil: return static_cast<int64_t>(tie || frac > 0.5f ? f + 1 : f);
     case Rounding::kRoundPreferFloor:
-    default: return static_cast<int64_t>(x - f > 0.5f ? f + 1 : f);
+    default: return static_cast<int64_t>(!tie && frac > 0.5f ? f + 1 : f);
   }
 }
 
@@ -102,6 +110,8 @@ class ResizeOp : public Op {
     planes_ = xs[0] * xs[1];
     if (!taps_.allocate(size_t(out_h_ + out_w_) * sizeof(Tap)))
       return error(Code::kOutOfMemory, who, ": cannot allocate resize tables for output ", shape_str(y.shape));
+    copy_ = out_h_ == in_h_ && out_w_ == in_w_;
+    if (copy_) axis_scale[0] = axis_scale[1] = 1.0f;
     Tap* taps = static_cast<Tap*>(taps_.data());
     fill_taps(taps, in_h_, out_h_, axis_scale[0]);
     fill_taps(taps + out_h_, in_w_, out_w_, axis_scale[1]);
@@ -124,6 +134,17 @@ class ResizeOp : public Op {
     float* y = out[0].f32();
     const int64_t in_plane = in_h_ * in_w_, out_plane = out_h_ * out_w_, ow = out_w_, iw = in_w_;
     const bool nearest = interp == Interp::kNearest;
+    if (copy_) {
+      rc.pool->parallel_for(planes_ * items_per_plane, rc.max_threads, [&](int64_t item, int) {
+        if (rc.aborted()) return;
+        const int64_t p = item / items_per_plane;
+        const int64_t r0 = (item % items_per_plane) * rows_per_item;
+        const int64_t r1 = std::min(out_h_, r0 + rows_per_item);
+        std::memcpy(y + p * out_plane + r0 * ow, x + p * in_plane + r0 * iw, size_t((r1 - r0) * ow) * sizeof(float));
+      });
+      if (rc.aborted()) return error(Code::kAborted, label(), ": aborted");
+      return Status::OK();
+    }
     rc.pool->parallel_for(planes_ * items_per_plane, rc.max_threads, [&](int64_t item, int) {
       if (rc.aborted()) return;
       const int64_t p = item / items_per_plane;
@@ -177,6 +198,7 @@ class ResizeOp : public Op {
   }
 
   int64_t in_h_ = 0, in_w_ = 0, out_h_ = 0, out_w_ = 0, planes_ = 0;
+  bool copy_ = false;
   AlignedBuffer taps_;
 };
 
