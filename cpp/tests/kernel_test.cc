@@ -190,6 +190,7 @@ void test_conv(const ConvCase& k) {
   p.stride_h = k.sh; p.stride_w = k.sw; p.dil_h = k.dh; p.dil_w = k.dw;
   p.pad_t = k.pt; p.pad_l = k.pl; p.pad_b = k.pb; p.pad_r = k.pr; p.groups = k.g; p.relu = k.relu;
   const std::string what = "conv2d " + describe(k);
+  set_current("setting up " + what);
   if (!conv_out_size(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, p.pad_b, &p.out_h).ok() ||
       !conv_out_size(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, p.pad_r, &p.out_w).ok()) {
     report(false, what, "bad test case");
@@ -202,8 +203,9 @@ void test_conv(const ConvCase& k) {
   fill_random(x.f32(), xn);
   fill_random(w.f32(), wn);
   fill_random(b.f32(), size_t(p.out_c));
-  if (k.nan) x.f32()[xn / 2 + 1] = std::nanf("");
+  if (k.nan) x.f32()[xn / 2] = std::nanf("");
   std::vector<float> ref(yn);
+  set_current("reference twin for " + what);
   f32_conv2d__ref(p, x.f32(), w.f32(), k.bias ? b.f32() : nullptr, ref.data());
 
   for (Isa isa : isas()) {
@@ -263,6 +265,7 @@ void test_deconv(const DeconvCase& k) {
   p.pad_t = k.pt; p.pad_l = k.pl; p.pad_b = k.pb; p.pad_r = k.pr;
   p.out_pad_h = k.oph; p.out_pad_w = k.opw; p.groups = k.g; p.relu = k.relu;
   const std::string what = "conv_transpose2d " + describe(k);
+  set_current("setting up " + what);
   if (!conv_transpose_out_size(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, p.pad_b, p.out_pad_h,
                                &p.out_h).ok() ||
       !conv_transpose_out_size(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, p.pad_r, p.out_pad_w,
@@ -277,8 +280,9 @@ void test_deconv(const DeconvCase& k) {
   fill_random(x.f32(), xn);
   fill_random(w.f32(), wn);
   fill_random(b.f32(), size_t(p.out_c));
-  if (k.nan) x.f32()[xn / 2 + 1] = std::nanf("");
+  if (k.nan) x.f32()[xn / 2] = std::nanf("");
   std::vector<float> ref(yn);
+  set_current("reference twin for " + what);
   f32_conv_transpose2d__ref(p, x.f32(), w.f32(), k.bias ? b.f32() : nullptr, ref.data());
 
   for (Isa isa : isas()) {
@@ -327,6 +331,7 @@ void test_gemm(const GemmCase& t) {
                 t.m, t.n, t.k, t.lda_pad, t.ldb_pad, t.ldc_pad, t.bias ? " bias" : "",
                 t.relu ? " relu" : "", t.nan ? " nan" : "", t.note);
   const std::string what = buf;
+  set_current("setting up " + what);
   const int64_t lda = t.k + t.lda_pad, ldb = t.n + t.ldb_pad, ldc = t.n + t.ldc_pad;
   const size_t an = size_t(t.m * lda), bn = size_t(t.k * ldb), cn = size_t(t.m * ldc);
   GuardedBuffer a(an + 1), b(bn + 1), bias(size_t(t.m) + 1);
@@ -335,6 +340,7 @@ void test_gemm(const GemmCase& t) {
   fill_random(bias.f32(), size_t(t.m));
   if (t.nan) b.f32()[bn / 2] = std::nanf("");
   std::vector<float> ref(cn, 0.f);
+  set_current("reference twin for " + what);
   f32_gemm__ref(t.m, t.n, t.k, a.f32(), lda, b.f32(), ldb, ref.data(), ldc);
   for (int64_t i = 0; i < t.m; ++i)
     for (int64_t j = 0; j < t.n; ++j) {
@@ -412,7 +418,7 @@ void random_sweep() {
   auto pick = [](int64_t lo, int64_t hi) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(g_rng);
   };
-  for (int i = 0; i < 24; ++i) {
+  for (int i = 0; i < 40; ++i) {
     ConvCase c{};
     const int kind = int(pick(0, 3));  // 0 dense, 1 grouped, 2 depthwise, 3 pointwise
     c.g = kind == 1 ? pick(2, 3) : 1;
@@ -440,7 +446,7 @@ void random_sweep() {
     c.note = "random";
     test_conv(c);
   }
-  for (int i = 0; i < 16; ++i) {
+  for (int i = 0; i < 30; ++i) {
     DeconvCase d{};
     d.g = pick(1, 3);
     d.c = d.g * pick(1, 8);
@@ -468,7 +474,7 @@ void random_sweep() {
     while ((d.w - 1) * d.sw - d.pl - d.pr + d.dw * (d.kw - 1) + d.opw + 1 < 1) d.pl = d.pr = 0;
     test_deconv(d);
   }
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < 12; ++i) {
     GemmCase t{};
     t.m = pick(1, 40); t.n = pick(1, 70); t.k = pick(0, 300);
     t.lda_pad = pick(0, 3); t.ldb_pad = pick(0, 3); t.ldc_pad = pick(0, 3);

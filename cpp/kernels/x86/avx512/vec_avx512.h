@@ -13,15 +13,11 @@ struct Vec {
   using V = __m512;
   using Mask = __mmask16;
   static constexpr int L = 16;
-  // 14x32 tile: 28 zmm accumulators + 2 B vectors + 1 broadcast of the 32 registers. Zen 4
-  // runs a zmm FMA as two 256-bit halves, so the taller tile does not raise the flop rate;
-  // it lowers loads and loop overhead per FMA (measured against 12x32 and 8x48).
-#ifndef FCN_TUNE_MR_avx512
-#define FCN_TUNE_MR_avx512 14
-#define FCN_TUNE_NV_avx512 2
-#endif
-  static constexpr int MR = FCN_TUNE_MR_avx512;
-  static constexpr int NV = FCN_TUNE_NV_avx512;
+  // 14x32 tile: 28 zmm accumulators + 2 B vectors + 1 broadcast of the 32 registers, the most
+  // FMAs per load that fit. Zen 4 runs a zmm FMA as two 256-bit halves, so peak flops equal
+  // AVX2's; 12x32 and 8x48 measured the same within noise, and 8x48 lost on the 1x1 layer.
+  static constexpr int MR = 14;
+  static constexpr int NV = 2;
   static constexpr const char* kGemmName = "f32_gemm_14x32__avx512";
   static constexpr const char* kDwName = "f32_dwconv2d_1x16__avx512";
 
