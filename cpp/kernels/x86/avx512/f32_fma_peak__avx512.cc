@@ -13,7 +13,11 @@ float f32_fma_peak(int64_t iterations) {
     for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
   __m512 s = acc[0];
   for (int i = 1; i < 12; ++i) s = _mm512_add_ps(s, acc[i]);
-  return _mm512_reduce_add_ps(s);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, s);
+  float total = 0.f;
+  for (float v : lanes) total += v;
+  return total;
 }
 
 }  // namespace fcn::avx512
