@@ -206,7 +206,7 @@ export function shapeToString(shape: readonly Dim[]): string {
 
 export const LAYER_TYPES = [
   'conv2d', 'convTranspose2d', 'maxPool2d', 'avgPool2d', 'relu', 'add', 'mul', 'scale', 'concat', 'crop',
-  'batchNorm', 'softmax',
+  'batchNorm', 'softmax', 'linear',
 ] as const;
 export type LayerType = (typeof LAYER_TYPES)[number];
 
@@ -240,9 +240,9 @@ export interface Layer {
   /** Native attrs, exactly as ts/ops/* resolve them (crop: filled in per input size). */
   readonly attrs: NativeAttrs;
   readonly params: readonly ParamSpec[];
-  /** conv2d / convTranspose2d: the input channel count the weight was made for. */
+  /** conv2d / convTranspose2d / linear: the input channel count the weight was made for. */
   readonly inChannels?: number;
-  /** conv2d / convTranspose2d: [kh, kw] (the native op reads it from the weight). */
+  /** conv2d / convTranspose2d: [kh, kw] (the native op reads it from the weight); linear: the input's [H, W]. */
   readonly kernel?: readonly [number, number];
   readonly crop?: CropSpec;
   /** scale: the constant factor. */
@@ -323,6 +323,14 @@ export interface CropLayerOptions {
   offset?: Pair | 'center';
   /** The output's [h, w]: a tensor to take H×W from (Caffe Crop's second bottom), or fixed sizes. */
   like: SymbolicTensor | Pair;
+}
+
+export interface LinearLayerOptions {
+  outFeatures: number;
+  /** Default true. */
+  bias?: boolean;
+  /** Applied after the bias. Default 'none'. */
+  activation?: Activation;
 }
 
 export interface BatchNormLayerOptions {
@@ -424,6 +432,14 @@ function layerShape(layer: Layer, ins: readonly (readonly Dim[])[], refs: readon
         return o;
       });
       return [x[0], w[1] * groups, oh, ow];
+    }
+    case 'linear': {
+      const x = ins[0];
+      need4(x);
+      const want = [layer.inChannels!, ...layer.kernel!];
+      check(dimEquals(x[1], want[0]) !== false && dimEquals(x[2], want[1]) !== false && dimEquals(x[3], want[2]) !== false, () =>
+        shapeMismatch(layer, `expected an input [N, ${want.join(', ')}] (the size the weight was made for) but received ${shapeToString(x)}`));
+      return [x[0], layer.params[0].shape[0], 1, 1];
     }
     case 'maxPool2d':
     case 'avgPool2d': {
@@ -689,6 +705,32 @@ export class GraphBuilder {
       crop = { offset, size };
     }
     return this.add_({ name, type: 'crop', inputs: [x.name], refs, attrs: {}, params: [], crop: Object.freeze(crop) });
+  }
+
+  /**
+   * Fully connected layer over the whole input (flatten + linear): x [N, C, H, W] with C, H and W
+   * known when the graph is built is flattened in C, H, W order and multiplied by `<name>.weight`
+   * [outFeatures, C*H*W] (PyTorch Linear layout), plus `<name>.bias` [outFeatures]. The result is
+   * kept 4-D, [N, outFeatures, 1, 1], so layers stay NCHW and fc layers chain. It runs natively
+   * as a conv2d with an H×W kernel (the same numbers: see dense/convolutionalize) and exports to
+   * ONNX as Flatten + Gemm + Unsqueeze.
+   */
+  linear(name: string, x: SymbolicTensor, options: LinearLayerOptions): SymbolicTensor {
+    this.begin('linear', name, [x]);
+    const o = this.options<LinearLayerOptions>('linear', name, options);
+    const what = (w: string): string => `linear '${name}' ${w}`;
+    if (!Number.isSafeInteger(o.outFeatures) || o.outFeatures! < 1) throw invalidArgument(what('outFeatures'), 'an integer >= 1', o.outFeatures);
+    if (o.bias !== undefined && typeof o.bias !== 'boolean') throw invalidArgument(what('bias'), 'a boolean', o.bias);
+    const attrs = named('linear', name, () => convOps.conv2d(DUMMY, DUMMY, null, { activation: o.activation }).attrs);
+    if (x.rank !== 4) throw new FcnkitError('SHAPE_MISMATCH', `linear '${name}': expected a 4-D input [N, C, H, W] but received ${shapeToString(x.shape)}`);
+    const [, c, h, w] = x.shape;
+    if (!isNum(c) || !isNum(h) || !isNum(w)) {
+      throw new FcnkitError('SHAPE_MISMATCH', `linear '${name}': the input's C, H and W must be known when the graph is built (a fixed input size) but the input is ${shapeToString(x.shape)}`);
+    }
+    const fanIn = c * h * w;
+    const params: ParamSpec[] = [{ name: `${name}.weight`, shape: [o.outFeatures!, fanIn], init: 'he', fanIn }];
+    if (o.bias !== false) params.push({ name: `${name}.bias`, shape: [o.outFeatures!], init: 'smallNormal' });
+    return this.add_({ name, type: 'linear', inputs: [x.name], refs: [], attrs, params, inChannels: c, kernel: [h, w] });
   }
 
   /** Dropout is the identity at inference: no layer is recorded and `x` comes back. */

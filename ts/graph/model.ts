@@ -166,7 +166,8 @@ type ConstSource =
   | { kind: 'param'; name: string }
   | { kind: 'foldWeight' | 'foldBias'; conv: Layer; bn: Layer }
   | { kind: 'bnScale' | 'bnShift'; bn: Layer; rank: number }
-  | { kind: 'factor'; layer: Layer };
+  | { kind: 'factor'; layer: Layer }
+  | { kind: 'linearWeight'; layer: Layer };
 
 interface Step {
   node: GraphSpecNode;
@@ -189,6 +190,8 @@ function constName(src: ConstSource): string {
       return `${src.bn.name}#shift`;
     case 'factor':
       return `${src.layer.name}#factor`;
+    case 'linearWeight':
+      return `${src.layer.name}#conv_weight`;
   }
 }
 
@@ -219,7 +222,8 @@ function planSteps(graph: GraphBuilder): { steps: Step[]; consts: Map<string, Co
     if (absorbed.has(l.name)) continue;
     switch (l.type) {
       case 'conv2d':
-      case 'convTranspose2d': {
+      case 'convTranspose2d':
+      case 'linear': {
         let out = l.name;
         let activation = l.attrs.activation as string;
         let bn: Layer | undefined;
@@ -239,8 +243,11 @@ function planSteps(graph: GraphBuilder): { steps: Step[]; consts: Map<string, Co
         }
         const inputs = [l.inputs[0]];
         if (bn) inputs.push(use({ kind: 'foldWeight', conv: l, bn }), use({ kind: 'foldBias', conv: l, bn }));
-        else for (const p of l.params) inputs.push(use({ kind: 'param', name: p.name }));
-        push(l.name, l.type, inputs, out, { ...l.attrs, activation });
+        else if (l.type === 'linear') {
+          // fc over [C, H, W] = an H×W conv with the weight [out, C*H*W] viewed as [out, C, H, W].
+          inputs.push(use({ kind: 'linearWeight', layer: l }), ...l.params.slice(1).map((p) => use({ kind: 'param', name: p.name })));
+        } else for (const p of l.params) inputs.push(use({ kind: 'param', name: p.name }));
+        push(l.name, l.type === 'linear' ? 'conv2d' : l.type, inputs, out, { ...l.attrs, activation });
         break;
       }
       case 'batchNorm': {
@@ -585,6 +592,11 @@ export class Model {
       case 'factor':
         t = new Tensor(new Float32Array([src.layer.factor!]), [1]);
         break;
+      case 'linearWeight': {
+        const w = weights.get(src.layer.params[0].name)!;
+        t = w.reshape([w.shape[0], src.layer.inChannels!, ...src.layer.kernel!]);
+        break;
+      }
       case 'bnScale':
       case 'bnShift': {
         const { scale, shift } = bnAffine(src.bn, p);
@@ -686,6 +698,15 @@ export class Model {
             attrs.push(attr.int('count_include_pad', a.countIncludePad ? 1 : 0));
           }
           node(l.type === 'maxPool2d' ? 'MaxPool' : 'AveragePool', [x], l.name, attrs);
+          break;
+        }
+        case 'linear': {
+          // Gemm takes 2-D values: flatten (C, H, W order), multiply, then back to [N, out, 1, 1].
+          node('Flatten', [x], `${l.name}#flat`, [attr.int('axis', 1)]);
+          const relu = a.activation === 'relu';
+          node('Gemm', [`${l.name}#flat`, ...l.params.map((p) => p.name)], `${l.name}#gemm`, [attr.int('transB', 1)], l.name);
+          if (relu) node('Relu', [`${l.name}#gemm`], `${l.name}#relu`);
+          node('Unsqueeze', [relu ? `${l.name}#relu` : `${l.name}#gemm`, ints(`${l.name}#axes`, [2, 3])], l.name, [], `${l.name}#unsqueeze`);
           break;
         }
         case 'relu':
