@@ -1,11 +1,12 @@
 'use strict';
 // npm run bench:ops — conv layers of FCN/U-Net shapes in fcnkit and onnxruntime-node, same run,
-// 1 and 2 threads: median time, GFLOP/s, the ratio to onnxruntime, and the share of the
+// 1 and 2 threads, weights packed once as in a model: median time, GFLOP/s, the ratio to onnxruntime, and the share of the
 // machine's single-core FMA peak (measured in this run). Not a test: prints a table.
 //   node bench/ops.js [--runs N] [--threads 1,2] [--only NAME]
 const path = require('node:path');
 const fcnkit = require(path.join(__dirname, '..', 'dist'));
 const { native } = require(path.join(__dirname, '..', 'dist', 'native'));
+const { CompiledGraph } = require(path.join(__dirname, '..', 'dist', 'graph', 'compiled'));
 const onnx = require(path.join(__dirname, '..', 'dist', 'io', 'onnx-proto'));
 const ort = require('onnxruntime-node');
 
@@ -82,10 +83,18 @@ async function main() {
       const x = new fcnkit.Tensor(xData, [n, c, h, w]);
       const W = new fcnkit.Tensor(wData, wShape);
       const B = new fcnkit.Tensor(bData, [oc]);
-      const fcnFn = kind === 'conv'
-        ? () => fcnkit.ops.conv2d(x, W, B, { stride, padding: pad, threads })
-        : () => fcnkit.ops.convTranspose2d(x, W, B, { stride, padding: pad, threads });
-
+      // Both engines see the layer as a model does: weights fixed and packed once (fcnkit: a
+      // one-node compiled graph; onnxruntime: initializers), then timed runs on fresh input.
+      const graph = new CompiledGraph({
+        inputs: [{ name: 'x', shape: [n, c, h, w] }],
+        constants: { w: W, b: B },
+        nodes: [{
+          name: 'layer', type: kind === 'conv' ? 'conv2d' : 'convTranspose2d', inputs: ['x', 'w', 'b'], outputs: ['y'],
+          attrs: { stride: [stride, stride], pads: [pad, pad, pad, pad] },
+        }],
+        outputs: ['y'],
+      });
+      const fcnFn = () => graph.run({ x }, { threads });
       const node = onnx.makeNode(kind === 'conv' ? 'Conv' : 'ConvTranspose', ['x', 'w', 'b'], ['y'], [
         onnx.attr.ints('kernel_shape', [k, k]), onnx.attr.ints('strides', [stride, stride]),
         onnx.attr.ints('pads', [pad, pad, pad, pad]),
@@ -105,6 +114,7 @@ async function main() {
       const fcnMs = await timeIt(fcnFn);
       const ortMs = await timeIt(ortFn);
       await session.release();
+      graph.dispose();
       const f = flops(s);
       const row = {
         threads, name, fcnMs, ortMs,
