@@ -21,7 +21,18 @@ namespace fcn {
   X("add", make_add_op)                     \
   X("mul", make_mul_op)                     \
   X("concat", make_concat_op)               \
-  X("crop", make_crop_op)
+  X("crop", make_crop_op)                   \
+  X("tanh", make_tanh_op)                   \
+  X("clip", make_clip_op)                   \
+  X("sub", make_sub_op)                     \
+  X("div", make_div_op)                     \
+  X("prelu", make_prelu_op)                 \
+  X("slice", make_slice_op)                 \
+  X("transpose", make_transpose_op)         \
+  X("reshape", make_reshape_op)             \
+  X("gemm", make_gemm_op)                   \
+  X("matmul", make_matmul_op)              \
+  X("max", make_max_op)
 
 #define FCN_DECLARE(name, fn) Status fn(const Attrs& attrs, const std::string& who, std::unique_ptr<Op>* out);
 FCN_OPS(FCN_DECLARE)

@@ -5,6 +5,8 @@ import * as reduce from './reduce';
 import * as pool from './pool';
 import * as elementwise from './elementwise';
 import * as shapeOps from './shape-ops';
+import * as math from './math';
+import * as layout from './layout';
 
 export type { Conv2dOptions, ConvTranspose2dOptions, Activation } from './conv';
 export { ACTIVATIONS } from './conv';
@@ -20,6 +22,8 @@ export type {
   ReluOptions, LeakyReluOptions, SigmoidOptions, HardSigmoidOptions, HardSwishOptions, BinaryOptions,
 } from './elementwise';
 export type { ConcatOptions, CropOptions } from './shape-ops';
+export type { TanhOptions, ClipOptions, GemmOptions, MatmulOptions } from './math';
+export type { SliceOptions, TransposeOptions } from './layout';
 
 const defs = {
   conv2d: conv.conv2d,
@@ -40,6 +44,16 @@ const defs = {
   mul: elementwise.mul,
   concat: shapeOps.concat,
   crop: shapeOps.crop,
+  tanh: math.tanh,
+  clip: math.clip,
+  sub: math.sub,
+  div: math.div,
+  prelu: math.prelu,
+  gemm: math.gemm,
+  matmul: math.matmul,
+  slice: layout.slice,
+  transpose: layout.transpose,
+  reshape: layout.reshape,
 };
 
 const built = makeOps(defs);

@@ -114,14 +114,16 @@ export class Reader {
     return (this.lo | this.hi) !== 0;
   }
 
-  /** int64 as a number; values with |v| > 2^53 throw rather than silently lose precision. */
+  /**
+   * int64 as a number. Values beyond ±2^53 saturate to ±Number.MAX_SAFE_INTEGER: exporters
+   * write INT64_MAX / INT64_MIN as "to the end" (Slice ends, Clip bounds), and any size that
+   * large is refused later as too large, so nothing silently turns small.
+   */
   int64(): number {
-    const at = this.pos;
     const lo = this.uint32();
     const hi = this.hi | 0;
-    if (hi > 0x200000 || hi < -0x200000 || (hi === 0x200000 && lo !== 0)) {
-      throw new BadModelError(`int64 value ${fmt64(lo, this.hi, true)} outside ±2^53`, at);
-    }
+    if (hi > 0x200000 || (hi === 0x200000 && lo !== 0)) return Number.MAX_SAFE_INTEGER;
+    if (hi < -0x200000) return -Number.MAX_SAFE_INTEGER;
     return hi * TWO_32 + lo;
   }
 
