@@ -10,6 +10,9 @@ namespace fcnb {
 
 void register_ops(Napi::Env env, Napi::Object exports);
 void register_graph(Napi::Env env, Napi::Object exports);
+void register_shared_model(Napi::Env env, Napi::Object exports);
+void register_cuda_graph(Napi::Env env, Napi::Object exports);
+Napi::Object cuda_backend_info(Napi::Env env);
 
 namespace {
 
@@ -20,11 +23,7 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   if (!fcn::active_isa_note().empty()) o.Set("isaNote", fcn::active_isa_note());
   o.Set("bestIsa", fcn::isa_name(fcn::best_isa()));
   o.Set("threads", fcn::ThreadPool::global().num_threads());
-  Napi::Object cuda = Napi::Object::New(env);
-  cuda.Set("compiled", false);
-  cuda.Set("available", false);
-  cuda.Set("reason", "this build of fcnkit has no CUDA backend");
-  o.Set("cuda", cuda);
+  o.Set("cuda", cuda_backend_info(env));  // binding/cuda_graph.cc
   return o;
 }
 
@@ -43,6 +42,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("measureFmaPeak", Napi::Function::New(env, MeasureFmaPeak, "measureFmaPeak"));
   register_ops(env, exports);
   register_graph(env, exports);
+  register_shared_model(env, exports);
+  register_cuda_graph(env, exports);
   return exports;
 }
 

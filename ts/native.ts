@@ -16,7 +16,32 @@ export interface NativeBackendInfo {
   isaNote?: string;
   bestIsa: 'ref' | 'avx2' | 'avx512';
   threads: number;
-  cuda: { compiled: boolean; available: boolean; reason?: string; devices?: unknown[] };
+  cuda: NativeCudaInfo;
+}
+
+/** A GPU the CUDA backend sees (backendInfo().cuda.devices). */
+export interface NativeCudaDevice {
+  name: string;
+  /** "8.0", "9.0", ... */
+  computeCapability: string;
+  memoryBytes: number;
+  multiprocessors: number;
+}
+
+/**
+ * backendInfo().cuda. `compiled`: this build has build/Release/libfcnkit_cuda.so (nvcc was found).
+ * `reason` when not available: 'this build has no CUDA backend', 'no NVIDIA driver (libcuda.so.1
+ * not found)', 'driver too old for the CUDA 13 runtime', 'no CUDA device', or a rarer one;
+ * `detail` says more. See binding/cuda_graph.cc and cpp/cuda/backend.h.
+ */
+export interface NativeCudaInfo {
+  compiled: boolean;
+  available: boolean;
+  reason?: string;
+  detail?: string;
+  driverCudaVersion?: string;
+  runtimeCudaVersion?: string;
+  devices?: NativeCudaDevice[];
 }
 
 /** A compiled plan: one graph at fixed input shapes, weights packed, activations planned. */
@@ -55,10 +80,88 @@ export interface NativeAbortToken {
   abort(): void;
 }
 
+/**
+ * One loaded model shared by every environment of the process (main thread and worker_threads):
+ * constants copied once into native memory, one compiled plan per input shapes for all of them.
+ * See binding/shared_model.cc.
+ */
+export interface NativeValueInfo {
+  name: string;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  constant: boolean;
+}
+
+export interface NativeSharedModel {
+  /** Process-wide id: `SharedModel.attach(id)` in a worker gives the same model. null once released. */
+  readonly id: number | null;
+  readonly released: boolean;
+  /** The graph for these input shapes (null: any shapes). Returns the bytes of constants newly copied. */
+  addSpec(inputShapes: number[][] | null, spec: GraphSpec): number;
+  hasSpec(inputShapes: number[][]): boolean;
+  /** Compiles for the inputs' shapes if no run has yet (in any environment), then runs, off the JS thread. */
+  run(inputs: NativeTensor[], threads?: number, ticket?: number): Promise<Array<NativeTensor & { name: string }>>;
+  /** Aborts this environment's run with that ticket (all of them when none is given). */
+  abort(ticket?: number): void;
+  /** The compiled plan at these shapes, node by node (compiled on this thread if new). */
+  describe(inputShapes: number[][]): {
+    steps: Array<{ name: string; type: string; inputs: NativeValueInfo[]; outputs: NativeValueInfo[] }>;
+    arenaBytes: number;
+    workspaceBytes: number;
+    outputShapes: number[][];
+  };
+  stats(): { constantBytes: number; constants: number; specs: number; plans: number; compiles: number; holders: number };
+  /** Drops this environment's hold; the model is freed with the last hold. */
+  release(): void;
+}
+
+export interface NativeCudaGraphOptions {
+  /** 'fp32' (default, exact FFMA), 'tf32' or 'bf16' (tensor cores in the convolutions). */
+  precision?: 'fp32' | 'tf32' | 'bf16';
+  /** Which GPU (default 0). */
+  deviceIndex?: number;
+  /** @internal Run the device steps on the CPU (cpp/cuda/emulate.cc), for tests. */
+  emulate?: boolean;
+}
+
+/** One graph at fixed input shapes on the GPU (binding/cuda_graph.cc). */
+export interface NativeCudaPlan {
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  readonly inputShapes: number[][];
+  readonly outputShapes: number[][];
+  /** Device bytes one run allocates (activations, inputs and outputs). */
+  readonly arenaBytes: number;
+  /** The device steps, in order: node label and kernel kind. */
+  readonly steps: Array<{ node: string; kernel: string }>;
+  readonly disposed: boolean;
+  /** Its own arena and stream: runs may overlap. `ticket` names the run for abort(). */
+  run(inputs: NativeTensor[], ticket?: number): Promise<NativeTensor[]>;
+  runSync(inputs: NativeTensor[]): NativeTensor[];
+  /** Stops the run with that ticket (every run of the plan without one): ABORTED. */
+  abort(ticket?: number): void;
+  dispose(): void;
+}
+
+/** A GraphSpec on the GPU: weights uploaded once; CUDA_UNAVAILABLE where there is no usable GPU. */
+export interface NativeCudaGraph {
+  readonly disposed: boolean;
+  readonly precision: 'fp32' | 'tf32' | 'bf16';
+  readonly backend: 'cuda' | 'emulator';
+  readonly deviceIndex: number;
+  /** Device bytes of the uploaded weights (constants and prepared convolution weights). */
+  readonly weightBytes: number;
+  plan(inputShapes: number[][]): NativeCudaPlan;
+  planAsync(inputShapes: number[][]): Promise<NativeCudaPlan>;
+  dispose(): void;
+}
+
 export interface NativeAddon {
+  SharedModel: { new (): NativeSharedModel; attach(id: number): NativeSharedModel };
   /** Validates a graph spec (INVALID_ARGUMENT, BAD_MODEL, UNSUPPORTED_OP); constants are referenced, not copied. */
   Graph: new (spec: GraphSpec) => NativeGraph;
   AbortToken: new () => NativeAbortToken;
+  CudaGraph: { new (spec: GraphSpec, options?: NativeCudaGraphOptions): NativeCudaGraph; supportedOpTypes(): string[] };
   backendInfo(): NativeBackendInfo;
   opTypes(): string[];
   /** Single-thread FMA GFLOP/s of the active ISA (a benchmark yardstick). */

@@ -446,6 +446,35 @@ void random_sweep() {
     c.note = "random";
     test_conv(c);
   }
+  // Shapes for the direct path: stride_w 1 and an output width that tiles well at NR 16 and 32.
+  for (int i = 0; i < 24; ++i) {
+    ConvCase c{};
+    const int64_t widths[] = {16, 31, 32, 48, 63, 64, 32};
+    c.g = pick(1, 3);
+    c.c = c.g * pick(1, 9);
+    c.oc = c.g * pick(1, 20);
+    c.kh = pick(1, 5);
+    c.kw = pick(1, 5);
+    c.sh = pick(1, 3);
+    c.sw = 1;
+    c.dh = pick(1, 2);
+    c.dw = pick(1, 2);
+    c.pt = pick(0, 4); c.pl = pick(0, 4); c.pb = pick(0, 4); c.pr = pick(0, 4);
+    c.n = pick(1, 2);
+    c.h = pick(1, 24);
+    const int64_t ow = widths[pick(0, 6)];
+    c.w = ow - c.pl - c.pr + c.dw * (c.kw - 1);
+    if (c.w < 1) {
+      c.pl = c.pr = 0;
+      c.w = ow + c.dw * (c.kw - 1);
+    }
+    while (c.h + c.pt + c.pb < c.dh * (c.kh - 1) + 1) ++c.h;
+    c.bias = pick(0, 1);
+    c.relu = pick(0, 1);
+    c.nan = pick(0, 5) == 0;
+    c.note = "random direct";
+    test_conv(c);
+  }
   for (int i = 0; i < 30; ++i) {
     DeconvCase d{};
     d.g = pick(1, 3);
@@ -512,11 +541,11 @@ void run_all() {
       {1, 67, 13, 17, 45, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "1x1 s1 (pointwise path)"},
       {1, 20, 13, 13, 33, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, true, true, "1x1 stride 2"},
       {1, 5, 7, 7, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, false, "1x1 with padding"},
-      {1, 600, 5, 7, 17, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "1x1, K split in 3 blocks"},
+      {1, 600, 5, 7, 17, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "1x1, K = 600 (3 K blocks at KC 256)"},
       {1, 3, 31, 29, 17, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, true, true, "7x7 stem"},
       {1, 19, 9, 9, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "channels not a multiple of 16"},
       {1, 8, 16, 16, 12, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 1, true, false, "asymmetric SAME padding"},
-      {1, 64, 9, 9, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "K = 576, 3 K blocks"},
+      {1, 64, 9, 9, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "K = 576 (3 K blocks at KC 256)"},
       {1, 4, 40, 41, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "N = 1640, several N blocks"},
       {1, 16, 8, 8, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "M = 100, split across threads"},
       {1, 2, 7, 7, 3, 11, 11, 1, 1, 1, 1, 5, 5, 5, 5, 1, true, false, "11x11 on 7x7"},
@@ -525,6 +554,30 @@ void run_all() {
       {1, 5, 9, 11, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "NaN input, im2col", true},
       {1, 9, 9, 11, 7, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, true, "NaN input, pointwise", true},
       {1, 9, 9, 11, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 9, true, true, "NaN input, depthwise", true},
+      {1, 1100, 3, 5, 9, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "1x1, K = 1100: K blocks at every KC"},
+      {1, 120, 9, 7, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, true, "im2col, K = 1080: K blocks at every KC"},
+      // The direct path (stride_w 1, output rows of 16, 31, 32, 48, 63, 64 pixels tile well at
+      // both NR = 16 and NR = 32): tails, padding, dilation, groups, bands, K blocks.
+      {1, 5, 32, 32, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "direct 3x3, ow 32"},
+      {1, 4, 9, 31, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "direct, ow 31: partial last tile, M tail"},
+      {1, 3, 5, 16, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, false, "direct (NR 16), ow 16"},
+      {2, 6, 20, 32, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "direct, batch 2, last band short"},
+      {1, 5, 13, 32, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, true, true, "direct, dilation 2"},
+      {1, 3, 11, 36, 6, 3, 3, 1, 1, 2, 3, 1, 0, 2, 2, 1, true, false, "direct, dilation (2,3), asymmetric pads"},
+      {1, 4, 17, 32, 6, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "direct, stride_h 2"},
+      {1, 5, 6, 25, 3, 3, 3, 1, 1, 1, 1, 3, 4, 2, 5, 1, true, false, "direct, padding wider than the kernel"},
+      {1, 3, 4, 26, 3, 3, 3, 1, 1, 1, 1, 0, 0, 5, 8, 1, true, false, "direct, pads only bottom/right"},
+      {1, 6, 9, 32, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, true, true, "direct, groups 2"},
+      {1, 9, 6, 64, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, false, false, "direct, groups 3, ow 64"},
+      {1, 7, 5, 30, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "direct 1x1 with padding (runtime taps)"},
+      {1, 4, 9, 32, 5, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1, true, true, "direct 5x5 (runtime taps)"},
+      {1, 3, 7, 64, 4, 1, 7, 1, 1, 1, 1, 0, 3, 0, 3, 1, true, false, "direct 1x7"},
+      {1, 2, 40, 64, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "direct, several bands"},
+      {1, 8, 16, 32, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "direct, M = 100 split across threads"},
+      {1, 6, 8, 32, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "direct, M = 128: balanced panels"},
+      {1, 260, 4, 32, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "direct, K = 2340: 2 K blocks"},
+      {1, 70, 3, 1024, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "direct, wide rows: band-capped K blocks"},
+      {1, 5, 9, 32, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "NaN input, direct", true},
   };
   for (const ConvCase& c : convs) test_conv(c);
 
@@ -545,7 +598,7 @@ void run_all() {
       {1, 5, 4, 5, 3, 3, 3, 1, 1, 2, 2, 1, 1, 1, 1, 0, 0, 1, true, false, "dilation 2"},
       {1, 4, 6, 7, 5, 3, 5, 2, 3, 2, 1, 2, 0, 1, 3, 1, 2, 1, true, false, "dilation, odd strides, out pad"},
       {2, 7, 6, 5, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "batch 2, relu"},
-      {1, 300, 3, 3, 5, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, true, false, "K = 300, 2 K blocks"},
+      {1, 300, 3, 3, 5, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, true, false, "K = 300 (2 K blocks at KC 256)"},
       {1, 5, 4, 4, 3, 4, 4, 2, 2, 1, 1, 3, 3, 3, 3, 0, 0, 1, true, false, "padding k-1"},
       {1, 5, 4, 4, 3, 4, 4, 2, 2, 1, 1, 0, 2, 1, 0, 0, 0, 1, true, false, "asymmetric padding"},
       {1, 3, 17, 13, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, true, false, "stride 1, prime sizes"},
@@ -557,6 +610,16 @@ void run_all() {
       {2, 3, 6, 5, 2, 8, 8, 4, 4, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "k8s4 output padding"},
       {1, 4, 5, 6, 3, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 1, true, true, "NaN input", true},
       {1, 4, 5, 6, 3, 16, 16, 8, 8, 1, 1, 4, 4, 4, 4, 0, 0, 1, true, true, "NaN input, k16s8", true},
+      // Kernels narrower than a vector (the short-run scatter): whole vectors inside the output,
+      // masked ones at its edges, column groups cut by a column block (kw 3, 32+ channels).
+      {1, 21, 32, 32, 21, 4, 4, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, true, false, "k4s2 21ch at 32x32 (FCN upscore)"},
+      {1, 5, 9, 17, 6, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 1, true, true, "k4s2 p1, wide enough for whole vectors"},
+      {1, 3, 8, 12, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "k3s2, groups cut by a column block"},
+      {1, 4, 6, 13, 5, 5, 5, 3, 3, 1, 1, 2, 2, 2, 2, 0, 0, 1, true, false, "k5s3, wider run vector"},
+      {1, 3, 5, 11, 4, 2, 7, 1, 2, 1, 1, 0, 3, 1, 2, 0, 1, 1, true, true, "k2x7, stride (1,2)"},
+      {1, 6, 7, 9, 4, 4, 4, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 2, false, false, "k4s2 groups 2"},
+      {1, 1030, 3, 3, 3, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 1, true, false, "k2s2, K = 1030: K blocks at every KC"},
+      {1, 4, 6, 20, 3, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 0, 0, 1, true, true, "NaN input, k4s2 whole vectors", true},
   };
   for (const DeconvCase& c : deconvs) test_deconv(c);
 
@@ -567,7 +630,8 @@ void run_all() {
       {13, 31, 3, 2, 1, 5, false, false, "leading dimensions padded"},
       {6, 16, 256, 0, 0, 0, true, false, "one AVX2 tile"},
       {14, 32, 257, 0, 0, 0, true, false, "one AVX-512 tile, K tail"},
-      {100, 37, 600, 3, 0, 1, true, true, "K blocks, N tail"},
+      {100, 37, 600, 3, 0, 1, true, true, "K blocks at KC 256, N tail"},
+      {20, 45, 2100, 1, 2, 0, true, true, "K = 2100: K blocks at every KC"},
       {31, 700, 5, 0, 0, 0, false, false, "N blocks"},
       {3, 1, 1000, 0, 0, 0, true, false, "N = 1"},
       {5, 9, 0, 0, 0, 0, true, true, "K = 0"},

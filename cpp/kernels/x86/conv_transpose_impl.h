@@ -5,9 +5,10 @@
 // The weight tensor [in_c, out_c/g, kh, kw] is exactly that GEMM's row-major B, packed once; A is
 // the input transposed, packed once per run (its size is the input's). Each finished block of P
 // is scatter-added into y, where a column's kx run lands on consecutive output pixels: with
-// stride-1 dilation a vector of P is one contiguous read-add-write of y (k4 and up), the rest
-// goes lane by lane. P never exists beyond one MC x NC block per thread, so k64 s32 needs no
-// more workspace than k2 s2.
+// dil_w 1, a vector of P inside one kx run is one contiguous read-add-write of y (kernels at
+// least a vector wide), and a kernel narrower than a vector adds each whole (oc, ky) run as one
+// short vector (scatter_add_short: k2s2, k4s2); the rest goes lane by lane. P never exists
+// beyond one MC x NC block per thread, so k64 s32 needs no more workspace than k2 s2.
 //
 // Threads own whole output channels, so no two ever add into the same pixel, and the cut into
 // tasks does not depend on the thread count, so results are identical for any thread count.
@@ -17,6 +18,26 @@
 
 namespace fcn {
 namespace FCN_X86_ISA {
+
+// The vector for short runs of a scatter: T's 4-lane one, or its full width.
+template <class T, bool kNarrow>
+struct RunVec {
+  static constexpr int W = 4;
+  using V = typename T::V4;
+  static V loadu(const float* p) { return T::loadu4(p); }
+  static void storeu(float* p, V v) { T::storeu4(p, v); }
+  static V add(V a, V b) { return T::add4(a, b); }
+  static V maskz_loadu(const float* p, int n) { return T::maskz_loadu4(p, n); }
+};
+template <class T>
+struct RunVec<T, false> {
+  static constexpr int W = T::L;
+  using V = typename T::V;
+  static V loadu(const float* p) { return T::loadu(p); }
+  static void storeu(float* p, V v) { T::storeu(p, v); }
+  static V add(V a, V b) { return T::add(a, b); }
+  static V maskz_loadu(const float* p, int n) { return T::maskz_loadu(p, T::mask(n)); }
+};
 
 template <class T>
 class ConvTranspose2dPlanX86 final : public ConvTranspose2dPlan {
@@ -32,8 +53,9 @@ class ConvTranspose2dPlanX86 final : public ConvTranspose2dPlan {
     ncols_ = ocg_ * kk_;
     npad_ = round_up(ncols_, NR);
     mpad_ = round_up(hw_in_, MR);
-    kb_ = KBlocks(icg_, kKc);
-    // Column block: kNc/2 columns, so the KC x NC block of packed weights stays in L2.
+    kb_ = KBlocks(icg_, T::KC);
+    // Column block: kNc/2 columns, so that at KC 256 the KC x NC block of packed weights stays
+    // in L2.
     nc_ = min64(round_up(kNc / 2, NR), npad_);
     // Output channels per task: about 256 columns, and a whole number of NR panels unless one
     // task takes the whole group, so that a task's first column starts a packed panel.
@@ -204,6 +226,10 @@ class ConvTranspose2dPlanX86 final : public ConvTranspose2dPlan {
   // y += the block P[ib : ib+mb, jc : jc+jn] (cbuf, leading dimension nc_).
   void scatter_add(const float* cbuf, int64_t ib, int64_t mb, int64_t jc, int64_t jn,
                    float* yg) const {
+    if (p_.k_w < L && p_.dil_w == 1) {
+      scatter_add_short(cbuf, ib, mb, jc, jn, yg);
+      return;
+    }
     const int64_t oh_n = p_.out_h, ow_n = p_.out_w;
     for (int64_t r = 0; r < mb; ++r) {
       const int64_t pix = ib + r, ih = pix / p_.in_w, iw = pix - ih * p_.in_w;
@@ -227,6 +253,66 @@ class ConvTranspose2dPlanX86 final : public ConvTranspose2dPlan {
         }
       }
     }
+  }
+
+  // scatter_add for kernels narrower than a vector with dil_w 1 (k2s2, k4s2): a column group
+  // (oc, ky, kx = 0..kw) of one pixel lands on kw consecutive pixels of one output row, so it
+  // is one vector read-add-write, where lane by lane it was 3/4 of a k4s2 21-channel run. The
+  // vector is the narrowest that holds kw lanes (RunVec). Where the pixel's window lies inside
+  // the output and the whole vector from its left edge stays inside the row, the vector is
+  // stored whole, its lanes past kw adding zeros (masked stores are slow on AMD's AVX2);
+  // elsewhere masks also drop the columns outside the block and the pixels outside the row.
+  void scatter_add_short(const float* cbuf, int64_t ib, int64_t mb, int64_t jc, int64_t jn,
+                         float* yg) const {
+    if (p_.k_w <= 4) scatter_add_runs<RunVec<T, true>>(cbuf, ib, mb, jc, jn, yg);
+    else scatter_add_runs<RunVec<T, false>>(cbuf, ib, mb, jc, jn, yg);
+  }
+  // Not inlined into run(): in there GCC spills the loop's pointers.
+  template <class RV>
+  __attribute__((noinline)) void scatter_add_runs(const float* cbuf, int64_t ib, int64_t mb,
+                                                  int64_t jc, int64_t jn, float* yg) const {
+    const int64_t kw = p_.k_w, oh_n = p_.out_h, ow_n = p_.out_w;
+    const int64_t g0 = jc / kw * kw, gend = jc + jn;  // the groups touching the block
+    const int64_t g_whole = ceil_div(jc, kw) * kw;     // the first one wholly inside it
+    for (int64_t r = 0; r < mb; ++r) {
+      const int64_t pix = ib + r, ih = pix / p_.in_w, iw = pix - ih * p_.in_w;
+      const int64_t oh0 = ih * p_.stride_h - p_.pad_t, ow0 = iw * p_.stride_w - p_.pad_l;
+      const int64_t base = oh0 * ow_n + ow0;
+      const float* crow = cbuf + r * nc_;
+      // Lanes (kx) inside the output row.
+      const int64_t x_lo = max64(0, -ow0), x_hi = min64(kw, ow_n - ow0);
+      if (x_lo >= x_hi) continue;
+      const bool whole = oh0 >= 0 && oh0 + (p_.k_h - 1) * p_.dil_h < oh_n && ow0 >= 0 &&
+                         ow0 + RV::W <= ow_n;
+      int64_t gc = g0;
+      if (whole) {
+        for (; gc < g_whole; gc += kw) masked_group(crow, jc, jn, gc, oh0, x_lo, x_hi, base, yg);
+        // Local pointers: the loop is a handful of instructions a vector, and GCC otherwise
+        // reloads the members on every pass.
+        float* const yb = yg + base;
+        const int64_t* off = col_off_.get() + gc;
+        const float* src = crow + (gc - jc);
+        const int n = int(kw);
+        for (; gc + kw <= gend; gc += kw, off += kw, src += kw) {
+          float* q = yb + *off;
+          RV::storeu(q, RV::add(RV::loadu(q), RV::maskz_loadu(src, n)));
+        }
+      }
+      for (; gc < gend; gc += kw) masked_group(crow, jc, jn, gc, oh0, x_lo, x_hi, base, yg);
+    }
+  }
+  // y += columns [gc, gc+kw) of one pixel's row of P (crow holds columns [jc, jc+jn)), only
+  // the lanes inside the block and inside the output row [x_lo, x_hi).
+  void masked_group(const float* crow, int64_t jc, int64_t jn, int64_t gc, int64_t oh0,
+                    int64_t x_lo, int64_t x_hi, int64_t base, float* yg) const {
+    const int64_t oh = oh0 + col_dy_[gc];
+    if (oh < 0 || oh >= p_.out_h) return;
+    const int64_t lo = max64(x_lo, jc - gc), hi = min64(x_hi, jc + jn - gc);
+    if (lo >= hi) return;
+    const typename T::Mask m = T::mask(int(lo), int(hi));
+    float* q = const_cast<float*>(offset_ptr(yg, base + col_off_[gc]));
+    const typename T::V add = T::maskz_loadu(offset_ptr(crow, gc - jc), m);
+    T::mask_storeu(q, m, T::add(T::maskz_loadu(q, m), add));
   }
 
   ConvTranspose2dParams p_;

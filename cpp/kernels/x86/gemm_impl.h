@@ -44,11 +44,10 @@ inline const float* offset_ptr(const float* p, int64_t off) {
                                         static_cast<uintptr_t>(off * int64_t(sizeof(float))));
 }
 
-// K block: the A micro-panel (MR x KC, 14 KiB at 14x32) stays in L1 while the packed B block
-// (KC x NC) streams from L2; a C tile is reloaded once per K block. On Zen 4, KC 128..512 with
-// NC 256..512 measured within 3% of each other; 256 x 512 was never the slowest.
-constexpr int64_t kKc = 256;
-// N block: KC x NC floats of packed B = 512 KiB, half the 1 MiB L2 of a Zen 4 core.
+// K block: T::KC (per ISA, see the traits). A C tile is loaded and stored once per K block, and
+// for a large M (the 1x1 4096 and 7x7 512 FCN layers) C does not stay in L2 between blocks, so
+// fewer, longer blocks win as long as the A micro-panel (MR x KC) streams well from L2.
+// N block: at KC 256, KC x NC floats of packed B = 512 KiB, half the 1 MiB L2 of a Zen 4 core.
 constexpr int64_t kNc = 512;
 
 // [0, k) cut into `count` blocks of `size` (the last one shorter): balanced, so that no block is
@@ -60,8 +59,28 @@ struct KBlocks {
     count = k > 0 ? ceil_div(k, kc_max) : 0;
     size = count > 0 ? ceil_div(k, count) : 0;
   }
+  // Blocks of whole `unit`s of K (k a multiple of unit): a direct convolution's K block holds
+  // whole input channels (unit = kh*kw taps).
+  KBlocks(int64_t k_, int64_t kc_max, int64_t unit) : KBlocks(k_ / unit, max64(1, kc_max / unit)) {
+    k = k_;
+    size *= unit;
+  }
   int64_t start(int64_t b) const { return b * size; }
   int64_t len(int64_t b) const { return min64(size, k - b * size); }
+};
+
+// Which rows of A each of the ceil(m / mr) panels holds. Packed: panel p holds rows
+// [p*mr, p*mr + mr), the last one short. Balanced: the same panels with their rows spread evenly
+// (a 128-row M at mr 14 becomes 8 panels of 13 rows and 2 of 12, not 9 of 14 and one of 2 whose
+// tile is mostly overhead). Either way panel p sits at p*mr*kc in its K block.
+struct Panels {
+  int64_t m = 0, count = 0;
+  int mr = 1;
+  bool balanced = false;
+  Panels(int64_t m_, int mr_, bool balanced_)
+      : m(m_), count(ceil_div(m_, mr_)), mr(mr_), balanced(balanced_) {}
+  int64_t start(int64_t p) const { return balanced ? p * m / count : min64(m, p * mr); }
+  int rows(int64_t p) const { return int(start(p + 1) - start(p)); }
 };
 
 // ---- threading -----------------------------------------------------------------------------
@@ -90,16 +109,17 @@ enum TileFlags : int {
   kRelu = 2,        // the last K block: clamp at 0 before the store
 };
 
-// One MRr x NR tile of C from an A panel [kc][MR] and a B panel [kc][NR]. MRr <= MR rows are
-// computed (M tails cost what they compute); only the first n_valid columns of C are read or
-// written, with masked vectors, so a tail never touches memory past the caller's row.
-// Register tile: acc[r][v] holds row r, columns [v*L, v*L+L).
+// The register tile's three phases, shared by every microkernel over it (the GEMM tile below,
+// conv_impl.h's direct convolution tile): start the accumulators, add one rank-1 update per k,
+// finish. Register tile: acc[r][v] holds row r, columns [v*L, v*L+L). Only the first n_valid
+// columns of C are read or written, with masked vectors, so a tail never touches memory past
+// the caller's row.
+#define FCN_TILE_INLINE inline __attribute__((always_inline))
+
 template <class T, int MRr>
-void f32_gemm_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
-                   float* __restrict c, int64_t ldc, int n_valid, const float* bias, int flags) {
-  using V = typename T::V;
-  constexpr int L = T::L, NV = T::NV, MR = T::MR, NR = L * NV;
-  V acc[MRr][NV];
+FCN_TILE_INLINE void tile_begin(typename T::V (&acc)[MRr][T::NV], const float* c, int64_t ldc,
+                                int n_valid, const float* bias, int flags) {
+  constexpr int L = T::L, NV = T::NV;
   if (flags & kAccumulate) {
 #pragma GCC unroll 16
     for (int r = 0; r < MRr; ++r)
@@ -114,27 +134,33 @@ void f32_gemm_tile(int64_t kc, const float* __restrict a, const float* __restric
   } else {
 #pragma GCC unroll 16
     for (int r = 0; r < MRr; ++r) {
-      const V init = bias ? T::set1(bias[r]) : T::zero();
+      const typename T::V init = bias ? T::set1(bias[r]) : T::zero();
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = init;
     }
   }
+}
 
-#pragma GCC unroll 2
-  for (int64_t k = 0; k < kc; ++k) {
-    V bv[NV];
+// acc += a[0, MRr) (outer) b[0, NR).
+template <class T, int MRr>
+FCN_TILE_INLINE void tile_step(typename T::V (&acc)[MRr][T::NV], const float* __restrict a,
+                               const float* __restrict b) {
+  constexpr int L = T::L, NV = T::NV;
+  typename T::V bv[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) bv[v] = T::loadu(b + v * L);
+  for (int v = 0; v < NV; ++v) bv[v] = T::loadu(b + v * L);
 #pragma GCC unroll 16
-    for (int r = 0; r < MRr; ++r) {
-      const V ar = T::set1(a[r]);
+  for (int r = 0; r < MRr; ++r) {
+    const typename T::V ar = T::set1(a[r]);
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) acc[r][v] = T::fmadd(ar, bv[v], acc[r][v]);
-    }
-    a += MR;
-    b += NR;
+    for (int v = 0; v < NV; ++v) acc[r][v] = T::fmadd(ar, bv[v], acc[r][v]);
   }
+}
 
+template <class T, int MRr>
+FCN_TILE_INLINE void tile_end(typename T::V (&acc)[MRr][T::NV], float* c, int64_t ldc,
+                              int n_valid, int flags) {
+  constexpr int L = T::L, NV = T::NV, NR = L * NV;
   if (flags & kRelu) {
 #pragma GCC unroll 16
     for (int r = 0; r < MRr; ++r)
@@ -157,6 +183,23 @@ void f32_gemm_tile(int64_t kc, const float* __restrict a, const float* __restric
         else if (lanes > 0) T::mask_storeu(p, T::mask(lanes), acc[r][v]);
       }
   }
+}
+
+// One MRr x NR tile of C from an A panel [kc][MR] and a B panel [kc][NR]. MRr <= MR rows are
+// computed (M tails cost what they compute).
+template <class T, int MRr>
+void f32_gemm_tile(int64_t kc, const float* __restrict a, const float* __restrict b,
+                   float* __restrict c, int64_t ldc, int n_valid, const float* bias, int flags) {
+  constexpr int MR = T::MR, NR = T::L * T::NV;
+  typename T::V acc[MRr][T::NV];
+  tile_begin<T, MRr>(acc, c, ldc, n_valid, bias, flags);
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; ++k) {
+    tile_step<T, MRr>(acc, a, b);
+    a += MR;
+    b += NR;
+  }
+  tile_end<T, MRr>(acc, c, ldc, n_valid, flags);
 }
 
 using TileFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int, const float*,
@@ -196,16 +239,18 @@ inline void copy_floats(float* d, const float* s, int64_t n) {
 }
 
 // Packs A (element (i, k) at a[i*rs + k*cs]) into MR-row panels per K block; see the layout at
-// the top. Weights use (rs, cs) = (lda, 1); a transposed input, (1, ld).
+// the top and Panels. Weights use (rs, cs) = (lda, 1); a transposed input, (1, ld).
 inline void pack_a_panels(const float* a, int64_t rs, int64_t cs, int64_t m, int mr,
-                          const KBlocks& kb, float* dst) {
+                          const KBlocks& kb, float* dst, bool balanced = false) {
   const int64_t mpad = round_up(m, mr);
+  const Panels panels(m, mr, balanced);
   for (int64_t b = 0; b < kb.count; ++b) {
     const int64_t k0 = kb.start(b), kc = kb.len(b);
     float* blk = dst + k0 * mpad;
-    for (int64_t i = 0; i < mpad; i += mr) {
-      float* d = blk + i * kc;
-      const int rows = int(min64(mr, m - i));
+    for (int64_t p = 0; p < panels.count; ++p) {
+      float* d = blk + p * mr * kc;
+      const int64_t i = panels.start(p);
+      const int rows = panels.rows(p);
       for (int64_t k = 0; k < kc; ++k, d += mr) {
         const float* s = a + i * rs + (k0 + k) * cs;
         int r = 0;
@@ -321,7 +366,7 @@ class GemmPlanX86 final : public GemmPlan {
   static constexpr int MR = T::MR, NR = T::L * T::NV;
 
   GemmPlanX86(int64_t m, int64_t n, int64_t k)
-      : m_(m), n_(n), k_(k), mpad_(round_up(m, MR)), kb_(k, kKc),
+      : m_(m), n_(n), k_(k), mpad_(round_up(m, MR)), kb_(k, T::KC),
         nstep_(n > 0 ? n_step(n, NR) : NR) {}
 
   size_t packed_a_floats() const override { return size_t(mpad_ * k_); }

@@ -1,0 +1,12 @@
+// The implicit-GEMM convolution for precision 'fp32' (conv_gemm.cuh).
+#include "cuda/conv_gemm.cuh"
+
+namespace fcn {
+namespace cuda {
+
+Status launch_gemm_fp32(const gemm::GemmArgs& args, int device, size_t smem_optin, cudaStream_t stream) {
+  return gemm::launch_math<gemm::Math::kFfma>(args, device, smem_optin, stream);
+}
+
+}  // namespace cuda
+}  // namespace fcn

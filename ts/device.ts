@@ -1,0 +1,266 @@
+/**
+ * Devices and precisions, and the GPU's counterpart of CompiledGraph.
+ *
+ * `device: 'cuda'` runs the same GraphSpec as the CPU on an NVIDIA GPU (compute capability 8.0+,
+ * driver 580+ for the CUDA 13 runtime): the weights are uploaded once, every node runs as a CUDA
+ * kernel with the activations in a device arena planned as the CPU's, and only the inputs and the
+ * outputs cross to and from the host. `precision` picks the convolutions' arithmetic:
+ *   'fp32'  exact float32 FMAs, results as the CPU's to rounding (the default);
+ *   'tf32'  tensor cores with TF32 operands (10-bit mantissa), fp32 accumulation: several times
+ *           faster, normalised error about 1e-3 (recommended for speed);
+ *   'bf16'  tensor cores with bfloat16 operands (7-bit mantissa), fp32 accumulation.
+ * Everything but the convolutions (pooling, resize, softmax, ...) is fp32 in every precision.
+ * Where CUDA is unavailable, creating a CudaCompiledGraph throws FcnkitError CUDA_UNAVAILABLE
+ * whose message holds backendInfo().cuda.reason.
+ */
+import { FcnkitError, describe, invalidArgument, toFcnkitError } from './errors';
+import { native, NativeCudaGraph, NativeCudaInfo, NativeCudaPlan, NativeTensor } from './native';
+import { Tensor } from './tensor';
+import { shapeKey } from './graph/compiled';
+import type { GraphInputs, GraphOutputs } from './graph/compiled';
+import type { GraphSpec } from './graph/spec';
+
+export const DEVICES = ['cpu', 'cuda'] as const;
+export type Device = (typeof DEVICES)[number];
+
+export const PRECISIONS = ['fp32', 'tf32', 'bf16'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+/** 'fp32': exact. Use 'tf32' for speed (tensor cores; about 1e-3 normalised error). */
+export const DEFAULT_PRECISION: Precision = 'fp32';
+
+/** Throws INVALID_ARGUMENT unless `v` is a device name; undefined gives 'cpu'. */
+export function checkDevice(what: string, v: unknown): Device {
+  if (v === undefined) return 'cpu';
+  if (!(DEVICES as readonly unknown[]).includes(v)) throw invalidArgument(what, DEVICES.map((d) => `'${d}'`).join(' or '), v);
+  return v as Device;
+}
+
+/** Throws INVALID_ARGUMENT unless `v` is a precision; undefined gives DEFAULT_PRECISION. */
+export function checkPrecision(what: string, v: unknown): Precision {
+  if (v === undefined) return DEFAULT_PRECISION;
+  if (!(PRECISIONS as readonly unknown[]).includes(v)) {
+    throw invalidArgument(what, PRECISIONS.map((p) => `'${p}'`).join(', '), v);
+  }
+  return v as Precision;
+}
+
+/** backendInfo().cuda: whether this build has the CUDA backend, whether a usable GPU is there, and why not. */
+export function cudaInfo(): NativeCudaInfo {
+  return native().backendInfo().cuda;
+}
+
+/** The node types the CUDA backend runs (a graph with any other is UNSUPPORTED_OP on 'cuda'). */
+export function cudaOpTypes(): string[] {
+  return native().CudaGraph.supportedOpTypes();
+}
+
+/** Throws CUDA_UNAVAILABLE (with the reason) unless a GPU can be used. */
+export function requireCuda(): void {
+  const info = cudaInfo();
+  if (info.available) return;
+  throw new FcnkitError(
+    'CUDA_UNAVAILABLE',
+    `device 'cuda' is unavailable: ${info.reason ?? 'unknown reason'}${info.detail ? ` (${info.detail})` : ''}; use device 'cpu'`,
+  );
+}
+
+export interface CudaGraphOptions {
+  precision?: Precision;
+  /** Which GPU (default 0). */
+  deviceIndex?: number;
+  /** Plans kept (one per set of input shapes; each holds its gather tables). Default 8. */
+  maxPlans?: number;
+  /** @internal Run the device steps on the CPU (cpp/cuda/emulate.cc): for tests without a GPU. */
+  emulate?: boolean;
+}
+
+export interface CudaRunOptions {
+  /** Aborting rejects the run with FcnkitError ABORTED; it stops between kernels. */
+  signal?: AbortSignal;
+}
+
+let tickets = 0;
+
+/** A GraphSpec on the GPU, with CompiledGraph's shape: plans cached per input shapes, runs whole. */
+export class CudaCompiledGraph {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly precision: Precision;
+  private graph: NativeCudaGraph | undefined;
+  private readonly plans = new Map<string, NativeCudaPlan>();
+  private readonly pending = new Map<string, Promise<NativeCudaPlan>>();
+  private readonly maxPlans: number;
+
+  constructor(spec: GraphSpec, options: CudaGraphOptions = {}) {
+    if (typeof options !== 'object' || options === null) throw invalidArgument('cuda graph options', 'an object', options);
+    this.precision = checkPrecision('precision', options.precision);
+    const maxPlans = options.maxPlans ?? 8;
+    if (!Number.isSafeInteger(maxPlans) || maxPlans < 1) throw invalidArgument('maxPlans', 'an integer >= 1', maxPlans);
+    this.maxPlans = maxPlans;
+    try {
+      this.graph = new (native().CudaGraph)(spec, {
+        precision: this.precision,
+        ...(options.deviceIndex !== undefined ? { deviceIndex: options.deviceIndex } : {}),
+        ...(options.emulate ? { emulate: true } : {}),
+      });
+    } catch (err) {
+      throw toFcnkitError(err, new Error());
+    }
+    this.inputNames = Object.freeze(spec.inputs.map((i) => i.name));
+    this.outputNames = Object.freeze([...spec.outputs]);
+  }
+
+  get disposed(): boolean {
+    return this.graph === undefined;
+  }
+
+  get planCount(): number {
+    return this.plans.size;
+  }
+
+  /** Device bytes of the weights uploaded. */
+  get weightBytes(): number {
+    return this.live().weightBytes;
+  }
+
+  plan(inputShapes: readonly (readonly number[])[]): NativeCudaPlan {
+    try {
+      const graph = this.live();
+      const key = shapeKey(inputShapes);
+      const cached = this.touch(key);
+      if (cached) return cached;
+      return this.store(key, graph.plan(inputShapes.map((s) => [...s])));
+    } catch (err) {
+      throw toFcnkitError(err);
+    }
+  }
+
+  async planAsync(inputShapes: readonly (readonly number[])[]): Promise<NativeCudaPlan> {
+    const graph = this.live();
+    const key = shapeKey(inputShapes);
+    const cached = this.touch(key);
+    if (cached) return cached;
+    let pending = this.pending.get(key);
+    if (!pending) {
+      pending = graph
+        .planAsync(inputShapes.map((s) => [...s]))
+        .then((plan) => {
+          if (this.graph === undefined) {
+            plan.dispose();
+            throw new FcnkitError('INVALID_ARGUMENT', 'graph was disposed');
+          }
+          return this.store(key, plan);
+        })
+        .finally(() => this.pending.delete(key));
+      this.pending.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Runs the whole graph on the GPU; the JS thread only queues it. */
+  async run(inputs: GraphInputs, options: CudaRunOptions = {}): Promise<GraphOutputs> {
+    const callSite = new Error();
+    try {
+      if (typeof options !== 'object' || options === null) throw invalidArgument('run options', 'an object', options);
+      const { signal } = options;
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('run signal', 'an AbortSignal', signal);
+      if (signal?.aborted) throw new FcnkitError('ABORTED', 'run aborted before it started');
+      const tensors = this.orderInputs(inputs);
+      const shapes = tensors.map((t) => t.shape);
+      for (let attempt = 0; ; attempt++) {
+        const plan = await this.planAsync(shapes);
+        if (signal?.aborted) throw new FcnkitError('ABORTED', 'run aborted before it started');
+        if (plan.disposed && attempt < 3 && !this.disposed) continue;
+        return this.wrapOutputs(await this.runPlan(plan, tensors, signal));
+      }
+    } catch (err) {
+      throw toFcnkitError(err, callSite);
+    }
+  }
+
+  /** Runs on this thread, waiting for the GPU (blocks the event loop). */
+  runSync(inputs: GraphInputs): GraphOutputs {
+    try {
+      const tensors = this.orderInputs(inputs);
+      return this.wrapOutputs(this.plan(tensors.map((t) => t.shape)).runSync(tensors));
+    } catch (err) {
+      throw toFcnkitError(err);
+    }
+  }
+
+  /** Frees the plans and, once no run holds them, the device weights. */
+  dispose(): void {
+    for (const plan of this.plans.values()) plan.dispose();
+    this.plans.clear();
+    this.graph?.dispose();
+    this.graph = undefined;
+  }
+
+  private live(): NativeCudaGraph {
+    if (!this.graph) throw new FcnkitError('INVALID_ARGUMENT', 'graph was disposed');
+    return this.graph;
+  }
+
+  private touch(key: string): NativeCudaPlan | undefined {
+    const plan = this.plans.get(key);
+    if (plan) {
+      this.plans.delete(key);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private store(key: string, plan: NativeCudaPlan): NativeCudaPlan {
+    this.plans.set(key, plan);
+    for (const [oldKey, old] of this.plans) {
+      if (this.plans.size <= this.maxPlans) break;
+      this.plans.delete(oldKey);
+      old.dispose();
+    }
+    return plan;
+  }
+
+  private async runPlan(plan: NativeCudaPlan, tensors: Tensor[], signal: AbortSignal | undefined): Promise<NativeTensor[]> {
+    if (!signal) return plan.run(tensors);
+    const ticket = ++tickets;
+    const onAbort = (): void => plan.abort(ticket);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await plan.run(tensors, ticket);
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private orderInputs(inputs: unknown): Tensor[] {
+    if (inputs instanceof Tensor) {
+      if (this.inputNames.length !== 1) {
+        throw invalidArgument('graph inputs', `an object with tensors ${this.inputNames.map((n) => `'${n}'`).join(', ')}`, inputs);
+      }
+      return [inputs];
+    }
+    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
+      throw invalidArgument('graph inputs', 'a Tensor or an object of tensors by input name', inputs);
+    }
+    const record = inputs as Record<string, unknown>;
+    for (const name of Object.keys(record)) {
+      if (!this.inputNames.includes(name)) {
+        throw new FcnkitError('INVALID_ARGUMENT', `graph has no input '${name}' (its inputs are ${this.inputNames.map((n) => `'${n}'`).join(', ')})`);
+      }
+    }
+    return this.inputNames.map((name) => {
+      const t = record[name];
+      if (!(t instanceof Tensor)) throw new FcnkitError('INVALID_ARGUMENT', `Expected a Tensor for graph input '${name}' but received ${describe(t)}`);
+      return t;
+    });
+  }
+
+  private wrapOutputs(outs: NativeTensor[]): GraphOutputs {
+    const result: GraphOutputs = {};
+    this.outputNames.forEach((name, i) => {
+      result[name] = new Tensor(outs[i].data, outs[i].shape);
+    });
+    return result;
+  }
+}
