@@ -29,6 +29,12 @@ const built = path.join(root, 'build', 'Release', 'fcnkit.node');
 const outDir = path.join(root, 'prebuilds', platform);
 const name = `${pkg.name.replace(/\//g, '+')}.node`; // prebuildify 6: encodeName(package name)
 const dest = path.join(outDir, name);
+// The CUDA backend (built when nvcc was found): the addon dlopen()s it from beside itself on first
+// use of device 'cuda', so it ships next to the binary. Without it the package is CPU-only and
+// backendInfo().cuda.reason says 'this build has no CUDA backend'.
+const CUDA_LIBRARY = 'libfcnkit_cuda.so';
+const builtCuda = path.join(root, 'build', 'Release', CUDA_LIBRARY);
+const destCuda = path.join(outDir, CUDA_LIBRARY);
 
 function fail(message) {
   console.error(`prebuild: ${message}`);
@@ -55,9 +61,10 @@ const full = checkBinary(built);
 report(full);
 
 // Only the addon's own file goes: other .node files here would compete with it in
-// node-gyp-build's choice. Anything else (a future on-demand backend library) stays.
+// node-gyp-build's choice. A CUDA backend library from an earlier build goes too: it is copied
+// again below when this build has one.
 fs.mkdirSync(outDir, { recursive: true });
-for (const f of fs.readdirSync(outDir)) if (f.endsWith('.node')) fs.rmSync(path.join(outDir, f));
+for (const f of fs.readdirSync(outDir)) if (f.endsWith('.node') || f === CUDA_LIBRARY) fs.rmSync(path.join(outDir, f));
 const tmp = `${dest}.tmp`;
 fs.copyFileSync(built, tmp);
 const strip = spawnSync('strip', ['--strip-unneeded', tmp], { encoding: 'utf8' });
@@ -71,10 +78,23 @@ console.log(`checking ${path.relative(root, dest)}`);
 const stripped = checkBinary(dest, { isa: false });
 report(stripped);
 
+let cudaNote = 'no CUDA backend in this build';
+if (fs.existsSync(builtCuda)) {
+  const tmpCuda = `${destCuda}.tmp`;
+  fs.copyFileSync(builtCuda, tmpCuda);
+  const r = spawnSync('strip', ['--strip-unneeded', tmpCuda], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    fs.rmSync(tmpCuda, { force: true });
+    fail(`strip --strip-unneeded ${CUDA_LIBRARY} failed: ${r.error ? r.error.message : r.stderr}`);
+  }
+  fs.renameSync(tmpCuda, destCuda);
+  cudaNote = `${path.relative(root, destCuda)}: ${(fs.statSync(destCuda).size / 1048576).toFixed(2)} MiB stripped`;
+}
+
 const probe = spawnSync(
   process.execPath,
   ['-e', `const b = require('node-gyp-build'); const f = b.path(${JSON.stringify(root)}); const a = require(f);
-   console.log(JSON.stringify({ file: f, isa: a.backendInfo().isa }));`],
+   const i = a.backendInfo(); console.log(JSON.stringify({ file: f, isa: i.isa, cuda: i.cuda }));`],
   { cwd: root, env: { ...process.env, PREBUILDS_ONLY: '1' }, encoding: 'utf8' },
 );
 let loaded;
@@ -84,9 +104,12 @@ try {
   fail(`the prebuilt binary does not load: ${probe.stderr || probe.stdout}`);
 }
 if (path.resolve(loaded.file) !== dest) fail(`node-gyp-build resolves ${loaded.file}, not ${dest}`);
+if (loaded.cuda.compiled !== fs.existsSync(destCuda)) {
+  fail(`the prebuilt addon reports cuda.compiled ${loaded.cuda.compiled} with ${CUDA_LIBRARY} ${fs.existsSync(destCuda) ? 'beside it' : 'absent'} (${loaded.cuda.reason ?? ''})`);
+}
 
 console.log(
   `prebuilt ${path.relative(root, dest)}: ${(fs.statSync(dest).size / 1048576).toFixed(2)} MiB stripped ` +
     `(${(full.facts.size / 1048576).toFixed(2)} MiB unstripped), needs glibc >= ${full.facts.glibc}, ` +
-    `loads through node-gyp-build (isa ${loaded.isa})`,
+    `loads through node-gyp-build (isa ${loaded.isa}); ${cudaNote}`,
 );

@@ -74,6 +74,10 @@ async function main() {
   const info = fcnkit.backendInfo();
   result.isa = info.isa;
   check('backendInfo', ['ref', 'avx2', 'avx512'].includes(info.isa) && info.threads >= 1 && info.cuda && info.cuda.available === false, JSON.stringify(info));
+  const cudaLib = path.join(pkgDir, 'prebuilds', `${process.platform}-${process.arch}`, 'libfcnkit_cuda.so');
+  check('the CUDA backend ships beside the binary when built, and its absence of a GPU is explained',
+    info.cuda.compiled === fs.existsSync(cudaLib) && typeof info.cuda.reason === 'string' && info.cuda.reason.length > 0,
+    `compiled ${info.cuda.compiled}, ${path.basename(cudaLib)} ${fs.existsSync(cudaLib) ? 'present' : 'absent'}: ${info.cuda.reason}`);
 
   const xs = [1, 3, 17, 19];
   const ws = [8, 3, 3, 3];

@@ -16,7 +16,7 @@
 import { FcnkitError, describe, invalidArgument, toFcnkitError } from './errors';
 import { native, NativeCudaGraph, NativeCudaInfo, NativeCudaPlan, NativeTensor } from './native';
 import { Tensor } from './tensor';
-import { shapeKey } from './graph/compiled';
+import { CompiledGraph, shapeKey } from './graph/compiled';
 import type { GraphInputs, GraphOutputs } from './graph/compiled';
 import type { GraphSpec } from './graph/spec';
 
@@ -78,6 +78,8 @@ export interface CudaGraphOptions {
 export interface CudaRunOptions {
   /** Aborting rejects the run with FcnkitError ABORTED; it stops between kernels. */
   signal?: AbortSignal;
+  /** Ignored on the GPU (CPU runs take it: the same options work on either device). */
+  threads?: number;
 }
 
 let tickets = 0;
@@ -180,7 +182,7 @@ export class CudaCompiledGraph {
   }
 
   /** Runs on this thread, waiting for the GPU (blocks the event loop). */
-  runSync(inputs: GraphInputs): GraphOutputs {
+  runSync(inputs: GraphInputs, _options: Pick<CudaRunOptions, 'threads'> = {}): GraphOutputs {
     try {
       const tensors = this.orderInputs(inputs);
       return this.wrapOutputs(this.plan(tensors.map((t) => t.shape)).runSync(tensors));
@@ -263,4 +265,76 @@ export class CudaCompiledGraph {
     });
     return result;
   }
+}
+
+// ---- where a graph runs: the options models and sessions share ------------------------------
+
+/** `device` and `precision` as the model builders, InferenceSession and the CLI take them. */
+export interface DeviceOptions {
+  /** 'cpu' (default) or 'cuda' (CUDA_UNAVAILABLE, with the reason, where no usable GPU is). */
+  device?: Device;
+  /** Arithmetic of the convolutions on 'cuda': 'fp32' (default, exact), 'tf32' or 'bf16'. The CPU computes in fp32. */
+  precision?: Precision;
+  /** Which GPU on 'cuda' (default 0). */
+  deviceIndex?: number;
+  /** @internal Run the CUDA lowering on the CPU emulator (tests without a GPU). */
+  emulate?: boolean;
+}
+
+export interface ResolvedDevice {
+  device: Device;
+  precision: Precision;
+  deviceIndex?: number;
+  emulate: boolean;
+}
+
+/**
+ * Checks `device` / `precision` (INVALID_ARGUMENT) and, for 'cuda', that a GPU can be used
+ * (CUDA_UNAVAILABLE with backendInfo().cuda.reason): at construction, not at the first run.
+ */
+export function resolveDevice(options: DeviceOptions): ResolvedDevice {
+  const device = checkDevice('device', options.device);
+  const precision = checkPrecision('precision', options.precision);
+  if (device === 'cpu' && precision !== 'fp32') {
+    throw new FcnkitError('INVALID_ARGUMENT', `precision '${precision}' needs device 'cuda' (the CPU computes in fp32)`);
+  }
+  const { deviceIndex } = options;
+  if (deviceIndex !== undefined && (!Number.isSafeInteger(deviceIndex) || deviceIndex < 0)) {
+    throw invalidArgument('deviceIndex', 'an integer >= 0', deviceIndex);
+  }
+  const emulate = options.emulate === true;
+  if (device === 'cuda' && !emulate) requireCuda();
+  return { device, precision, ...(deviceIndex !== undefined ? { deviceIndex } : {}), emulate };
+}
+
+/** What Model and InferenceSession run: a CompiledGraph on the CPU or a CudaCompiledGraph. */
+export type DeviceGraph = CompiledGraph | CudaCompiledGraph;
+
+/**
+ * Compiles `spec` for the resolved device. On 'cuda' a node type the CUDA backend lacks is
+ * UNSUPPORTED_OP here, naming the node (see cudaOpTypes()).
+ */
+export function compileOn(spec: GraphSpec, target: ResolvedDevice, maxPlans: number): DeviceGraph {
+  if (target.device === 'cpu') return new CompiledGraph(spec, { maxPlans });
+  const supported = new Set(cudaOpTypes());
+  const node = spec.nodes.find((n) => !supported.has(n.type));
+  if (node) {
+    throw new FcnkitError('UNSUPPORTED_OP', `node '${node.name}' (${node.type}) has no CUDA kernel; run this model with device 'cpu'`);
+  }
+  return new CudaCompiledGraph(spec, {
+    precision: target.precision,
+    maxPlans,
+    ...(target.deviceIndex !== undefined ? { deviceIndex: target.deviceIndex } : {}),
+    ...(target.emulate ? { emulate: true } : {}),
+  });
+}
+
+/** The DeviceOptions fields of a larger options object (for passing them on). */
+export function deviceOptionsOf(o: DeviceOptions): DeviceOptions {
+  const out: DeviceOptions = {};
+  if (o.device !== undefined) out.device = o.device;
+  if (o.precision !== undefined) out.precision = o.precision;
+  if (o.deviceIndex !== undefined) out.deviceIndex = o.deviceIndex;
+  if (o.emulate !== undefined) out.emulate = o.emulate;
+  return out;
 }

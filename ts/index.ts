@@ -36,8 +36,10 @@ export { importTflite, isTflite, TFLITE_IDENTIFIER, TFLITE_SUPPORTED_OPS } from 
 export type { TfliteImportOptions } from './io/tflite-import';
 export { segmentPerson, SELFIE_MODEL_PATH } from './segment-person';
 export type { SegmentPersonOptions, PersonSegmentation } from './segment-person';
-export { InferenceSession, DEVICES, detectModelFormat } from './session';
-export type { Device, ModelSource, SessionOptions, SessionRunOptions, TensorMetadata } from './session';
+export { InferenceSession, detectModelFormat } from './session';
+export { DEVICES, PRECISIONS, DEFAULT_PRECISION, CudaCompiledGraph, cudaOpTypes } from './device';
+export type { Device, Precision, DeviceOptions, CudaGraphOptions, CudaRunOptions } from './device';
+export type { ModelSource, SessionOptions, SessionRunOptions, TensorMetadata } from './session';
 export { importOnnx, ONNX_OPS, ONNX_IMPORT_OPSET_MIN, ONNX_IMPORT_OPSET_MAX } from './io/onnx-import';
 export type { OnnxImportOptions } from './io/onnx-import';
 export { loadSafetensors, loadSafetensorsSync, mapStateDict, UNET_TORCH_MAPPING, SAFETENSORS_DTYPES } from './io/safetensors';

@@ -14,23 +14,25 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { backendInfo } from './backend';
 import { describe, FcnkitError, invalidArgument, toFcnkitError } from './errors';
-import { CompiledGraph, shapeKey } from './graph/compiled';
+import { shapeKey } from './graph/compiled';
+import { compileOn, DEVICES, resolveDevice } from './device';
+import type { Device, DeviceGraph, DeviceOptions, Precision, ResolvedDevice } from './device';
 import type { Model } from './graph/model';
 import { Tensor } from './tensor';
 import type { Dim, ImportedGraph, ImportedTensorInfo, ModelFormat } from './io/imported';
 import { MODEL_FORMATS } from './io/imported';
 import { importOnnx } from './io/onnx-import';
 
-export const DEVICES = ['cpu', 'cuda'] as const;
-export type Device = (typeof DEVICES)[number];
-
 /** A model file's path, its bytes, or a Caffe pair (each a path or bytes). */
 export type ModelSource = string | Uint8Array | { prototxt: string | Uint8Array; caffemodel?: string | Uint8Array };
 
-export interface SessionOptions {
-  /** 'cpu' (default). 'cuda' is refused with CUDA_UNAVAILABLE until fcnkit has a CUDA backend. */
+export interface SessionOptions extends DeviceOptions {
+  /**
+   * 'cpu' (default) or 'cuda': the whole plan on the GPU (weights uploaded once, activations in a
+   * device arena). 'cuda' without a usable GPU is CUDA_UNAVAILABLE (with the reason); a model with
+   * an op the GPU lacks (Gemm, MatMul) is UNSUPPORTED_OP on 'cuda'. See `precision`.
+   */
   device?: Device;
   /** Default cap on the core's threads per run (a run's own `threads` wins). */
   threads?: number;
@@ -138,7 +140,7 @@ function lazyImporter<T>(module: string, fn: string, what: string): T {
 }
 
 interface Entry {
-  compiled: CompiledGraph;
+  compiled: DeviceGraph;
   outputs: string[];
   /** Runs using it now: an entry evicted from the cache is disposed when the last one ends. */
   active: number;
@@ -154,12 +156,14 @@ export class InferenceSession {
   private imported: ImportedGraph | undefined;
   private readonly threads: number | undefined;
   private readonly maxPlans: number;
+  private readonly target: ResolvedDevice;
   private readonly entries = new Map<string, Entry>();
 
   private constructor(imported: ImportedGraph, options: SessionOptions) {
     this.imported = imported;
     this.format = imported.format;
     this.threads = options.threads;
+    this.target = resolveDevice(options);
     this.maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS;
     const fixed = options.inputShapes ?? {};
     const meta = (t: ImportedTensorInfo, shape?: readonly number[]): TensorMetadata =>
@@ -190,15 +194,11 @@ export class InferenceSession {
     const callSite = new Error();
     try {
       const o = checkOptions(options);
-      if (o.device === 'cuda') {
-        const cuda = backendInfo().cuda;
-        throw new FcnkitError('CUDA_UNAVAILABLE', cuda.available
-          ? "device 'cuda': InferenceSession has no CUDA backend yet (the GPU is visible, but imported models run on the CPU); use device 'cpu'"
-          : `device 'cuda': fcnkit has no CUDA backend yet here (backendInfo().cuda: compiled ${cuda.compiled}, available ${cuda.available}` +
-            `${cuda.reason ? `: ${cuda.reason}` : ''}); use device 'cpu'`);
-      }
+      resolveDevice(o); // CUDA_UNAVAILABLE before reading a big file
       const imported = await InferenceSession.importSource(source, o);
-      return new InferenceSession(imported, o);
+      const session = new InferenceSession(imported, o);
+      session.checkDeviceOps();
+      return session;
     } catch (err) {
       throw toFcnkitError(err, callSite);
     }
@@ -261,6 +261,16 @@ export class InferenceSession {
     return this.imported === undefined;
   }
 
+  /** Where the session runs: 'cpu' or 'cuda'. */
+  get device(): Device {
+    return this.target.device;
+  }
+
+  /** The convolutions' arithmetic ('fp32' on the CPU). */
+  get precision(): Precision {
+    return this.target.precision;
+  }
+
   /** Runs the model off the JS thread; resolves to the outputs by name. */
   async run(feeds: Record<string, Tensor>, options: SessionRunOptions = {}): Promise<Record<string, Tensor>> {
     const callSite = new Error();
@@ -312,6 +322,25 @@ export class InferenceSession {
 
   // ---- internals ------------------------------------------------------------------------------
 
+  /**
+   * On 'cuda', an op without a CUDA kernel is UNSUPPORTED_OP at create, not at the first run:
+   * compiled now when every input shape is known (fixed by the model or by inputShapes).
+   */
+  private checkDeviceOps(): void {
+    if (this.target.device === 'cpu') return;
+    const shapes: Record<string, number[]> = {};
+    for (const m of this.inputMetadata) {
+      if (!m.shape.length || m.shape.some((d) => typeof d !== 'number')) return;
+      shapes[m.name] = m.shape as number[];
+    }
+    try {
+      this.entryFor(shapes);
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+  }
+
   private live(): ImportedGraph {
     if (!this.imported) throw new FcnkitError('INVALID_ARGUMENT', 'session was disposed');
     return this.imported;
@@ -325,7 +354,7 @@ export class InferenceSession {
   }
 
   private prepare(feeds: unknown): { entry: Entry; inputs: Record<string, Tensor> } {
-    const imported = this.live();
+    this.live();
     if (typeof feeds !== 'object' || feeds === null || Array.isArray(feeds) || feeds instanceof Tensor) {
       throw invalidArgument('run feeds', `an object of Tensors by input name (${this.inputNames.map((n) => `'${n}'`).join(', ')})`, feeds);
     }
@@ -349,13 +378,19 @@ export class InferenceSession {
       inputs[meta.name] = t;
       shapes[meta.name] = [...t.shape];
     }
+    return { entry: this.entryFor(shapes), inputs };
+  }
+
+  /** The compiled graph for these input shapes (made and cached when new). */
+  private entryFor(shapes: Record<string, number[]>): Entry {
+    const imported = this.live();
     const key = shapeKey(this.inputNames.map((n) => shapes[n]));
     let entry = this.entries.get(key);
     if (entry) {
       this.entries.delete(key);
     } else {
       const spec = imported.specFor(shapes);
-      entry = { compiled: new CompiledGraph(spec, { maxPlans: 1 }), outputs: [...spec.outputs], active: 0, evicted: false };
+      entry = { compiled: compileOn(spec, this.target, 1), outputs: [...spec.outputs], active: 0, evicted: false };
       for (const [oldKey, old] of this.entries) {
         if (this.entries.size < this.maxPlans) break;
         this.entries.delete(oldKey);
@@ -364,7 +399,7 @@ export class InferenceSession {
       }
     }
     this.entries.set(key, entry);
-    return { entry, inputs };
+    return entry;
   }
 
   private release(entry: Entry, by = 1): void {

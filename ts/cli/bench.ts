@@ -8,7 +8,7 @@
  * the outputs. onnxruntime-node is optional: loaded only then, with a clear message if absent.
  */
 import { FcnkitError } from '../errors';
-import { CompiledGraph } from '../graph/compiled';
+import { compileOn } from '../device';
 import { native } from '../native';
 import { Tensor } from '../tensor';
 import { UsageError, boolOpt, intOpt, parseCommand, parseShape, stringOpt } from './args';
@@ -16,6 +16,7 @@ import type { OptionSpecs } from './args';
 import type { CommandContext } from './context';
 import { formatCount, graphCost } from './flops';
 import { concreteShapes } from './info';
+import { DEVICE_SPECS, DEVICE_USAGE, deviceOpt } from './device-opts';
 import { DEFAULT_MODEL_FILE, importModelFile, isDefaultModel } from './model';
 
 export const BENCH_USAGE = `Usage: fcnkit bench MODEL --shape NxCxHxW [options]
@@ -28,12 +29,14 @@ Options:
   --runs N              timed runs (default 10)
   --warmup N            untimed runs after the first (default 1)
   --threads N           threads per run (default: all of the core's threads)
+${DEVICE_USAGE}
   --vs onnxruntime      also time onnxruntime-node on the same ONNX file (same input, same
                         threads) and compare outputs; needs the onnxruntime-node package
   --json                print the results as JSON
   -h, --help            show this help`;
 
 const SPECS: OptionSpecs = {
+  ...DEVICE_SPECS,
   shape: { type: 'string' },
   runs: { type: 'string' },
   warmup: { type: 'string' },
@@ -126,6 +129,7 @@ export async function benchCommand(argv: string[], ctx: CommandContext): Promise
   const vs = stringOpt(p, 'vs', 'bench');
   if (vs !== undefined && vs !== 'onnxruntime') throw new UsageError(`--vs takes 'onnxruntime' (received '${vs}')`, 'bench');
   const json = boolOpt(p, 'json');
+  const target = deviceOpt(p, 'bench');
 
   const modelArg = p.positionals[0];
   const { imported, format, file } = await importModelFile(isDefaultModel(modelArg) ? DEFAULT_MODEL_FILE : modelArg);
@@ -163,10 +167,10 @@ export async function benchCommand(argv: string[], ctx: CommandContext): Promise
   const log = (line: string): void => {
     if (!json) ctx.out.write(`${line}\n`);
   };
-  log(`model    ${file} (${format}), input ${Object.entries(shapes).map(([n, s]) => `${n} ${s.join('x')}`).join(', ')}, ${threads} thread${threads === 1 ? '' : 's'}, isa ${native().backendInfo().isa}`);
+  log(`model    ${file} (${format}), input ${Object.entries(shapes).map(([n, s]) => `${n} ${s.join('x')}`).join(', ')}, ${target.device === 'cuda' ? `cuda (${target.precision})` : `${threads} thread${threads === 1 ? '' : 's'}, isa ${native().backendInfo().isa}`}`);
   log(`work     ${formatCount(flops)}FLOPs per run`);
 
-  const graph = new CompiledGraph(spec, { maxPlans: 1 });
+  const graph = compileOn(spec, target, 1);
   let fcn: { timing: Timing; last: unknown };
   try {
     fcn = await time(() => graph.run(feeds, { threads, signal: ctx.signal }), runs, warmup, ctx.signal);

@@ -8,12 +8,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FcnkitError } from '../errors';
-import { CompiledGraph } from '../graph/compiled';
+import { compileOn } from '../device';
 import { npyToTensor, readNpy, tensorToNpy, writeNpy } from '../io/npy';
 import type { Tensor } from '../tensor';
 import { UsageError, boolOpt, intOpt, listOpt, parseCommand, stringOpt } from './args';
 import type { OptionSpecs } from './args';
 import type { CommandContext } from './context';
+import { DEVICE_SPECS, DEVICE_USAGE, deviceOpt } from './device-opts';
 import { DEFAULT_MODEL_FILE, importModelFile, isDefaultModel } from './model';
 
 export const RUN_USAGE = `Usage: fcnkit run MODEL --input X.npy [--input NAME=Y.npy ...] --output PATH [options]
@@ -28,10 +29,12 @@ Options:
   --output PATH           the output file when the model has one output; a folder otherwise,
                           each output written to PATH/<name>.npy
   --threads N             threads for the run (default: all)
+${DEVICE_USAGE}
   --json                  print what was written as JSON
   -h, --help              show this help`;
 
 const SPECS: OptionSpecs = {
+  ...DEVICE_SPECS,
   input: { type: 'string', multiple: true },
   output: { type: 'string' },
   threads: { type: 'string' },
@@ -57,6 +60,7 @@ export async function runCommand(argv: string[], ctx: CommandContext): Promise<n
   const outPath = stringOpt(p, 'output', 'run');
   if (!outPath) throw new UsageError('missing --output PATH', 'run');
   const threads = intOpt(p, 'threads', 'run', { min: 1, max: 4096 });
+  const target = deviceOpt(p, 'run');
 
   const modelArg = p.positionals[0];
   const { imported } = await importModelFile(isDefaultModel(modelArg) ? DEFAULT_MODEL_FILE : modelArg);
@@ -91,7 +95,7 @@ export async function runCommand(argv: string[], ctx: CommandContext): Promise<n
   }
   const shapes: Record<string, number[]> = {};
   for (const [n, t] of Object.entries(feeds)) shapes[n] = [...t.shape];
-  const graph = new CompiledGraph(imported.specFor(shapes), { maxPlans: 1 });
+  const graph = compileOn(imported.specFor(shapes), target, 1);
   let outputs: Record<string, Tensor>;
   try {
     outputs = await graph.run(feeds, { signal: ctx.signal, threads });

@@ -9,7 +9,6 @@ import { loadImage, resizeScoresToOriginal } from '../io/image';
 import type { LoadImageOptions } from '../io/image';
 import { labelsFromScores, sharpLib, writeOutputs } from '../io/outputs';
 import type { OutputFormat, Photo } from '../io/outputs';
-import type { NativeSharedModel } from '../native';
 import { Tensor } from '../tensor';
 
 export interface SegmentConfig {
@@ -41,11 +40,18 @@ export interface SegmentDone {
   ms: number;
 }
 
+/** What SegmentEngine runs: the CPU's NativeSharedModel, or CudaSegmentModel on the GPU. */
+export interface SegmentModel {
+  run(inputs: Tensor[], threads?: number, ticket?: number): Promise<Array<{ name: string; data: Float32Array | Int32Array; shape: readonly number[] }>>;
+  /** Stops the run with that ticket (every run when none is given). */
+  abort(ticket?: number): void;
+}
+
 let tickets = 0;
 
 /** Runs the shared model on one input, stoppable by `signal` (FcnkitError ABORTED). */
 export async function runShared(
-  model: NativeSharedModel,
+  model: SegmentModel,
   input: Tensor,
   threads: number,
   signal: AbortSignal | undefined,
@@ -86,7 +92,7 @@ export class SegmentEngine {
 
   constructor(
     private readonly cfg: SegmentConfig,
-    private readonly model: NativeSharedModel,
+    private readonly model: SegmentModel,
     /** Makes sure the shared model has a graph for this input shape (the main thread builds it). */
     private readonly ensureSpec: (shape: number[]) => Promise<void>,
   ) {}

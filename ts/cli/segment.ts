@@ -11,7 +11,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { backendInfo } from '../backend';
 import { FcnkitError } from '../errors';
 import { sweepTempFilesIn } from '../io/atomic-write';
 import { DEFAULT_FORMATS, OUTPUT_FORMATS, isBinary, outputFileName } from '../io/outputs';
@@ -30,7 +29,9 @@ import { PRESET_NAMES, imageInput, loadCliModel } from './model';
 import type { CliModel } from './model';
 import { Progress } from './progress';
 import { SegmentEngine } from './segment-core';
-import type { SegmentConfig } from './segment-core';
+import type { SegmentConfig, SegmentModel } from './segment-core';
+import { CudaSegmentModel } from './cuda-model';
+import { DEVICE_SPECS, DEVICE_USAGE, deviceOpt } from './device-opts';
 import { shapeKey } from './segment-worker';
 import type { FromWorker, ToWorker, WorkerInit } from './segment-worker';
 
@@ -57,7 +58,8 @@ Options:
   --tile N               run in overlapping N×N tiles, stitched (big photos, bounded memory)
   --preset NAME          preprocessing: ${PRESET_NAMES.join(', ')} (default: the model's sidecar
                          JSON, else caffeFcn for Caffe, imagenet for ONNX)
-  --device cpu|cuda      where to run (default cpu)
+${DEVICE_USAGE}
+                         (on cuda one image runs while the next decodes: no --workers)
   --threads N            threads per model run (default: CPUs / workers)
   --workers N            worker threads sharing the one loaded model (default min(2, CPUs));
                          0 runs everything on the main thread
@@ -77,7 +79,7 @@ const SPECS: OptionSpecs = {
   size: { type: 'string' },
   tile: { type: 'string' },
   preset: { type: 'string' },
-  device: { type: 'string' },
+  ...DEVICE_SPECS,
   threads: { type: 'string' },
   workers: { type: 'string' },
   output: { type: 'string' },
@@ -152,8 +154,6 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
   if (presetText !== undefined && !(PRESET_NAMES as string[]).includes(presetText)) {
     throw new UsageError(`unknown preset '${presetText}' (presets: ${PRESET_NAMES.join(', ')})`, 'segment');
   }
-  const device = stringOpt(p, 'device', 'segment') ?? 'cpu';
-  if (device !== 'cpu' && device !== 'cuda') throw new UsageError(`option '--device' must be cpu or cuda (received '${device}')`, 'segment');
   const cpus = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   const workers = intOpt(p, 'workers', 'segment', { min: 0, max: 256 }) ?? Math.min(2, cpus);
   const threads = intOpt(p, 'threads', 'segment', { min: 1, max: 4096 }) ?? Math.max(1, Math.floor(cpus / Math.max(1, workers)));
@@ -161,12 +161,9 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
   const json = boolOpt(p, 'json');
   if (p.positionals.length === 0) throw new UsageError('no images given (name image files or folders)', 'segment');
 
-  if (device === 'cuda') {
-    const cuda = backendInfo().cuda;
-    throw new FcnkitError('CUDA_UNAVAILABLE', cuda.available
-      ? 'segment runs its worker pool on the CPU in this version; use the API (InferenceSession with device: "cuda") for CUDA'
-      : `--device cuda: ${cuda.reason ?? 'CUDA is not available'}`);
-  }
+  // CUDA_UNAVAILABLE (with the reason) before any work.
+  const resolved = deviceOpt(p, 'segment');
+  const target = resolved.device === 'cuda' ? resolved : undefined;
 
   // Inputs, before the model: a typo in a path should not wait for a big model to load.
   const { inputs: found, missing } = await collectInputs(p.positionals);
@@ -221,12 +218,15 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
 
   const progress = new Progress({ total: todo.length, tty: ctx.tty, quiet: json });
   for (const f of failures) progress.error(`error: ${f.input}: ${f.error?.message}`);
-  const summaryHead = `model: ${model.source}; preprocessing from ${model.preprocessingFrom}; ${workers || 'no'} worker${workers === 1 ? '' : 's'} × ${threads} thread${threads === 1 ? '' : 's'}`;
+  const summaryHead = `model: ${model.source}; preprocessing from ${model.preprocessingFrom}; ` + (target
+    ? `device cuda (${target.precision})`
+    : `${workers || 'no'} worker${workers === 1 ? '' : 's'} × ${threads} thread${threads === 1 ? '' : 's'}`);
   progress.info(summaryHead);
   if (results.length) progress.info(`skipping ${results.length} image${results.length === 1 ? '' : 's'} whose outputs exist`);
 
-  const shared = new (native().SharedModel)();
-  const ensureSpec = specService(model, shared, input.name);
+  const cuda = target ? new CudaSegmentModel(model.imported, input.name, target) : undefined;
+  const shared = cuda ?? new (native().SharedModel)();
+  const ensureSpec = cuda ? (shape: number[]) => cuda.ensure(shape) : specService(model, shared as NativeSharedModel, input.name);
   const config: SegmentConfig = { outDir, formats, threshold, threads, preprocessing, tile, output: stringOpt(p, 'output', 'segment') };
   const t0 = Date.now();
   let interrupted = false;
@@ -261,9 +261,9 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
         } else settle(m.id, { input: i.file, name: i.name, status: 'failed', error: m.error });
       }
     };
-    const runner: Runner = workers === 0
+    const runner: Runner = workers === 0 || cuda
       ? localRunner(config, shared, ensureSpec, onDone)
-      : poolRunner(workers, { sharedId: shared.id as number, config }, shared, ensureSpec, onDone);
+      : poolRunner(workers, { sharedId: (shared as NativeSharedModel).id as number, config }, shared as NativeSharedModel, ensureSpec, onDone);
     function pump(): void {
       while (!ctx.signal.aborted && next < todo.length && runner.capacity() > 0) {
         const id = next++;
@@ -326,7 +326,7 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
 /** Everything on this thread: one image decoding while another runs. */
 function localRunner(
   config: SegmentConfig,
-  shared: NativeSharedModel,
+  shared: SegmentModel,
   ensureSpec: (shape: number[]) => Promise<void>,
   onMessage: (m: FromWorker) => void,
 ): Runner {

@@ -16,11 +16,13 @@ import {
   AttributeProto, DataType, NodeProto, TensorProto, attr, encodeModel, makeModel, makeNode, tensorFromFloat32,
   tensorFromInt64, valueInfo,
 } from '../io/onnx-proto';
-import { CompiledGraph, GraphRunOptions } from './compiled';
+import { GraphRunOptions } from './compiled';
+import { compileOn, DeviceGraph, DeviceOptions, resolveDevice, ResolvedDevice } from '../device';
+import type { Device, Precision } from '../device';
 import type { GraphSpec, GraphSpecNode } from './spec';
 import { cropWindow, Dim, GraphBuilder, Layer, ParamSpec } from './builder';
 
-export interface ModelOptions {
+export interface ModelOptions extends DeviceOptions {
   /** Seed of the initial weights (uint32, default 0): the same seed gives the same weights. */
   seed?: number;
   /** Weights to start from instead (checked as loadWeights with strict: true). */
@@ -301,7 +303,8 @@ export class Model {
   private weights: Map<string, Tensor<Float32Array>> | undefined;
   private derived = new Map<string, Tensor<Float32Array>>();
   /** By the per-size part of the spec (crop windows); least recently used first. */
-  private readonly compiled = new Map<string, CompiledGraph>();
+  private readonly compiled = new Map<string, DeviceGraph>();
+  private readonly target: ResolvedDevice;
   private disposed = false;
 
   constructor(graph: GraphBuilder, options: ModelOptions = {}) {
@@ -316,6 +319,7 @@ export class Model {
     if (options.checkInput !== undefined && typeof options.checkInput !== 'function') {
       throw invalidArgument('Model checkInput', 'a function', options.checkInput);
     }
+    this.target = resolveDevice(options);
     this.graph = graph.freeze();
     this.specs = graph.paramSpecs();
     this.specByName = new Map(this.specs.map((p) => [p.name, p]));
@@ -327,6 +331,16 @@ export class Model {
       const checked = this.checkWeights(options.weights, true, 'Model weights');
       this.weights = new Map(this.specs.map((p) => [p.name, copyTensor(checked.get(p.name)!)]));
     }
+  }
+
+  /** Where the model runs: 'cpu' or 'cuda'. */
+  get device(): Device {
+    return this.target.device;
+  }
+
+  /** The convolutions' arithmetic: always 'fp32' on the CPU. */
+  get precision(): Precision {
+    return this.target.precision;
   }
 
   /** Graph inputs with their declared (possibly symbolic) shapes. */
@@ -522,7 +536,7 @@ export class Model {
   }
 
   /** Inputs by name, checked, and the compiled graph for their sizes. */
-  private prepare(input: unknown): { feeds: Record<string, Tensor>; compiled: CompiledGraph } {
+  private prepare(input: unknown): { feeds: Record<string, Tensor>; compiled: DeviceGraph } {
     const weights = this.live();
     const names = this.graph.inputs.map((i) => i.name);
     let feeds: Record<string, Tensor>;
@@ -543,7 +557,7 @@ export class Model {
     if (compiled) {
       this.compiled.delete(key);
     } else {
-      compiled = new CompiledGraph(this.spec(weights, cropAttrs), { maxPlans: this.maxPlans });
+      compiled = compileOn(this.spec(weights, cropAttrs), this.target, this.maxPlans);
       for (const [oldKey, old] of this.compiled) {
         if (this.compiled.size < this.maxPlans) break;
         this.compiled.delete(oldKey);

@@ -14,6 +14,8 @@
  *   lands pool4's grid 5 cells in (score_pool4c), upscore16 32/16 gives y + 27 (16s); with
  *   upscore_pool4 4/2, pool3's grid is 9 cells in and upscore8 16/8 gives y + 31 (8s).
  */
+import { deviceOptionsOf } from '../device';
+import type { DeviceOptions } from '../device';
 import { invalidArgument } from '../errors';
 import { GraphBuilder, SymbolicTensor } from '../graph/builder';
 import { Model } from '../graph/model';
@@ -24,7 +26,7 @@ export type FcnVariant = (typeof FCN_VARIANTS)[number];
 export const FCN_BACKBONES = ['vgg16'] as const;
 export type FcnBackbone = (typeof FCN_BACKBONES)[number];
 
-export interface FcnOptions {
+export interface FcnOptions extends DeviceOptions {
   variant: FcnVariant;
   /** Default 21 (PASCAL VOC with background). */
   numClasses?: number;
@@ -124,5 +126,5 @@ export function fcn(options: FcnOptions): Model {
     }
   }
   g.output('score', score);
-  return new Model(g, options.seed === undefined ? {} : { seed: options.seed });
+  return new Model(g, { ...(options.seed === undefined ? {} : { seed: options.seed }), ...deviceOptionsOf(options) });
 }

@@ -15,6 +15,8 @@
  *   `.weight`, `.bias`, `.running_mean`, `.running_var` (folded into the conv when compiled).
  * Channels: level i has round(baseChannels * 2^(i-1) * widthMultiplier) (at least 1).
  */
+import { deviceOptionsOf } from '../device';
+import type { DeviceOptions } from '../device';
 import { FcnkitError, invalidArgument } from '../errors';
 import { GraphBuilder, SymbolicTensor } from '../graph/builder';
 import { Model } from '../graph/model';
@@ -23,7 +25,7 @@ import { scaleWidth } from './fcn';
 export const UNET_PADDINGS = ['valid', 'same'] as const;
 export type UnetPadding = (typeof UNET_PADDINGS)[number];
 
-export interface UnetOptions {
+export interface UnetOptions extends DeviceOptions {
   inChannels: number;
   numClasses: number;
   /** Resolution levels (default 5: four poolings), 1 to 12. */
@@ -163,5 +165,5 @@ export function unet(options: UnetOptions): Model {
     });
     throw new FcnkitError('SHAPE_MISMATCH', `unet: input ${s[2]}×${s[3]} is not a legal size (${why}); ${parts.join('; ')}`);
   };
-  return new Model(g, { ...(options.seed === undefined ? {} : { seed: options.seed }), checkInput });
+  return new Model(g, { ...(options.seed === undefined ? {} : { seed: options.seed }), checkInput, ...deviceOptionsOf(options) });
 }
