@@ -167,3 +167,26 @@ test('backendInfo().cuda describes the GPU', { skip: h.NO_GPU }, () => {
     assert.ok(d.memoryBytes > 0);
   }
 });
+
+// The public route users take: `device: 'cuda'` on the builders and on InferenceSession (an ONNX
+// export of the same model), against the CPU model, and the session's tf32 labels.
+for (const b of h.backends()) {
+  test(`models.fcn / InferenceSession with device 'cuda' on ${b.name}`, { skip: b.skip }, async () => {
+    const opts = { variant: '8s', widthMultiplier: 1 / 8, numClasses: 4, seed: 21 };
+    const cpu = models.fcn(opts);
+    const x = h.randTensor([1, 3, 57, 71], 0, 1);
+    const ref = await cpu.run(x);
+    const dev = models.fcn({ ...opts, device: 'cuda', precision: 'fp32', ...b.options });
+    assert.strictEqual(dev.device, 'cuda');
+    const y = await dev.run(x);
+    assert.deepStrictEqual([...y.shape], [...ref.shape]);
+    assert.ok(h.normError(y.data, ref.data) <= h.TOLERANCE.fp32);
+    dev.dispose();
+    const session = await h.fcnkit.InferenceSession.create(cpu.exportOnnxBytes(), { device: 'cuda', precision: 'tf32', ...b.options });
+    const out = (await session.run({ [session.inputNames[0]]: x }))[session.outputNames[0]];
+    assert.ok(h.normError(out.data, ref.data) <= h.TOLERANCE.tf32);
+    assert.ok(h.labelAgreement(out.data, ref.data, ref.shape) >= h.LABEL_AGREEMENT);
+    session.dispose();
+    cpu.dispose();
+  });
+}
