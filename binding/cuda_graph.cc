@@ -19,6 +19,7 @@
 
 #include "binding/convert.h"
 #include "binding/instance.h"
+#include "binding/spec.h"
 #include "cuda/backend.h"
 #include "cuda/lower.h"
 
@@ -41,126 +42,12 @@ struct CudaPlanState {
   std::map<double, std::vector<AbortFlag>> runs;
 };
 
-std::string describe_value(Napi::Value v) {
-  if (v.IsUndefined()) return "undefined";
-  if (v.IsNull()) return "null";
-  if (v.IsString()) return "\"" + v.As<Napi::String>().Utf8Value() + "\"";
-  if (v.IsArray()) return "an array";
-  if (v.IsObject()) return "an object";
-  return v.ToString().Utf8Value();
-}
-
-Napi::Error bad_arg(Napi::Env env, const std::string& what, const std::string& expected, Napi::Value got) {
-  return make_error(env, Code::kInvalidArgument,
-                    "Expected " + expected + " for " + what + " but received " + describe_value(got));
-}
-
-Napi::Object object_arg(Napi::Env env, Napi::Value v, const std::string& what) {
-  if (!v.IsObject() || v.IsArray()) throw bad_arg(env, what, "an object", v);
-  return v.As<Napi::Object>();
-}
-
-std::string string_field(Napi::Env env, Napi::Object o, const char* key, const std::string& what) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsString()) throw bad_arg(env, what + "." + key, "a string", v);
-  return v.As<Napi::String>().Utf8Value();
-}
-
-Napi::Array array_field(Napi::Env env, Napi::Object o, const char* key, const std::string& what) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsArray()) throw bad_arg(env, what + "." + key, "an array", v);
-  return v.As<Napi::Array>();
-}
-
-std::vector<std::string> strings_arg(Napi::Env env, Napi::Value v, const std::string& what) {
-  if (!v.IsArray()) throw bad_arg(env, what, "an array of strings", v);
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<std::string> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value e = arr[i];
-    if (!e.IsString()) throw bad_arg(env, what + "[" + std::to_string(i) + "]", "a string", e);
-    out.push_back(e.As<Napi::String>().Utf8Value());
-  }
-  return out;
-}
-
 // The same reading of a GraphSpec as binding/graph.cc's (constant data referenced, not copied:
 // valid while the caller's handles are, i.e. during the constructor).
 fcn::GraphDesc parse_spec(Napi::Env env, Napi::Value arg) {
-  Napi::Object spec = object_arg(env, arg, "the graph spec");
-  fcn::GraphDesc desc;
-  Napi::Array inputs = array_field(env, spec, "inputs", "the graph spec");
-  for (uint32_t i = 0; i < inputs.Length(); ++i) {
-    std::string what = "graph spec inputs[" + std::to_string(i) + "]";
-    Napi::Object in = object_arg(env, inputs.Get(i), what);
-    fcn::GraphInputDesc d;
-    d.name = string_field(env, in, "name", what);
-    what = "graph input '" + d.name + "'";
-    Napi::Value dt = in.Get("dtype");
-    if (dt.IsString() && dt.As<Napi::String>().Utf8Value() == "int32") d.dtype = fcn::DType::kI32;
-    else if (!(dt.IsUndefined() || dt.IsNull() || (dt.IsString() && dt.As<Napi::String>().Utf8Value() == "float32")))
-      throw bad_arg(env, what + " dtype", "'float32' or 'int32'", dt);
-    Napi::Array shape = array_field(env, in, "shape", what);
-    if (shape.Length() > 8) throw make_error(env, Code::kInvalidArgument, what + ": at most 8 dimensions");
-    for (uint32_t k = 0; k < shape.Length(); ++k) {
-      Napi::Value dim = shape[k];
-      if (dim.IsNull() || dim.IsUndefined()) {
-        d.dims.push_back(-1);
-        continue;
-      }
-      double x = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
-      if (!dim.IsNumber() || !(x >= 0) || x != static_cast<double>(static_cast<int64_t>(x)) || x > 9.0e15)
-        throw bad_arg(env, what + " shape[" + std::to_string(k) + "]", "a non-negative integer or null", dim);
-      d.dims.push_back(static_cast<int64_t>(x));
-    }
-    desc.inputs.push_back(std::move(d));
-  }
-  Napi::Value cv = spec.Get("constants");
-  if (!cv.IsUndefined() && !cv.IsNull()) {
-    Napi::Object constants = object_arg(env, cv, "graph spec constants");
-    Napi::Array keys = constants.GetPropertyNames();
-    for (uint32_t i = 0; i < keys.Length(); ++i) {
-      std::string name = keys.Get(i).ToString().Utf8Value();
-      JsTensor t;
-      to_tensor(env, constants.Get(name), "constant '" + name + "'", &t);
-      desc.constants.push_back(fcn::GraphConstantDesc{name, t.view.dtype, t.view.shape, t.view.data});
-    }
-  }
-  Napi::Array nodes = array_field(env, spec, "nodes", "the graph spec");
-  for (uint32_t i = 0; i < nodes.Length(); ++i) {
-    std::string what = "graph spec nodes[" + std::to_string(i) + "]";
-    Napi::Object n = object_arg(env, nodes.Get(i), what);
-    fcn::GraphNodeDesc d;
-    d.name = string_field(env, n, "name", what);
-    d.type = string_field(env, n, "type", what);
-    std::string who = d.type + " '" + d.name + "'";
-    d.inputs = strings_arg(env, n.Get("inputs"), who + " inputs");
-    d.outputs = strings_arg(env, n.Get("outputs"), who + " outputs");
-    d.attrs = to_attrs(env, n.Get("attrs"), who);
-    desc.nodes.push_back(std::move(d));
-  }
-  desc.outputs = strings_arg(env, spec.Get("outputs"), "graph spec outputs");
-  return desc;
-}
-
-std::vector<fcn::Shape> shapes_arg(Napi::Env env, Napi::Value v) {
-  if (!v.IsArray()) throw bad_arg(env, "input shapes", "an array of shapes (number[][])", v);
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<fcn::Shape> shapes;
-  for (uint32_t i = 0; i < arr.Length(); ++i) shapes.push_back(to_shape(env, arr.Get(i), "input shape " + std::to_string(i)));
-  return shapes;
-}
-
-Napi::Value strings_js(Napi::Env env, const std::vector<std::string>& v) {
-  Napi::Array arr = Napi::Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); ++i) arr.Set(static_cast<uint32_t>(i), v[i]);
-  return arr;
-}
-
-Napi::Value shapes_js(Napi::Env env, const std::vector<fcn::Shape>& v) {
-  Napi::Array arr = Napi::Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); ++i) arr.Set(static_cast<uint32_t>(i), shape_to_js(env, v[i]));
-  return arr;
+  return parse_graph_spec(env, arg, [](const std::string& name, JsTensor& t) {
+    return fcn::GraphConstantDesc{name, t.view.dtype, t.view.shape, t.view.data};
+  });
 }
 
 fcn::Status plan_safe(const fcn::cuda::CudaModel& model, const std::vector<fcn::Shape>& shapes,
@@ -201,11 +88,8 @@ const char* kernel_name(int op) {
 
 // ---- runs ------------------------------------------------------------------------------------
 
-struct CudaRunCall {
+struct CudaRunCall : RunIO {
   std::shared_ptr<CudaPlanState> plan;
-  std::vector<JsTensor> inputs;  // pinned for the run
-  std::vector<fcn::Tensor> in_views, out_views;
-  Napi::Reference<Napi::Array> outputs;
   double ticket = -1;
 };
 
@@ -302,39 +186,10 @@ class CudaPlanWrap : public Napi::ObjectWrap<CudaPlanWrap> {
     auto call = std::make_unique<CudaRunCall>();
     call->plan = live(env);
     const fcn::cuda::CudaPlan& p = *call->plan->plan;
-    if (!info[0].IsArray()) throw bad_arg(env, "plan inputs", "an array of tensors", info[0]);
-    Napi::Array arr = info[0].As<Napi::Array>();
-    if (arr.Length() != input_names_.size())
-      throw make_error(env, Code::kInvalidArgument,
-                       "the plan has " + std::to_string(input_names_.size()) + " input(s) but " +
-                           std::to_string(arr.Length()) + " were given");
-    call->inputs.resize(arr.Length());
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      std::string what = "input '" + input_names_[i] + "'";
-      to_tensor(env, arr.Get(i), what, &call->inputs[i]);
-      const fcn::Tensor& t = call->inputs[i].view;
-      if (t.shape != p.input_shapes()[i])
-        throw make_error(env, Code::kShapeMismatch,
-                         what + ": the plan was made for " + fcn::shape_str(p.input_shapes()[i]) + " but received " +
-                             fcn::shape_str(t.shape));
-      if (t.dtype != p.input_dtypes()[i])
-        throw make_error(env, Code::kInvalidArgument,
-                         what + ": expected dtype " + fcn::dtype_name(p.input_dtypes()[i]) + " but received " +
-                             fcn::dtype_name(t.dtype));
-      call->in_views.push_back(t);
-    }
-    Napi::Array outs = Napi::Array::New(env, p.output_shapes().size());
-    for (size_t i = 0; i < p.output_shapes().size(); ++i) {
-      fcn::TensorDesc desc{p.output_dtypes()[i], p.output_shapes()[i], nullptr};
-      void* data = nullptr;
-      Napi::TypedArray ta = new_typed_array(env, desc, "output '" + output_names_[i] + "'", &data);
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("data", ta);
-      o.Set("shape", shape_to_js(env, desc.shape));
-      outs.Set(static_cast<uint32_t>(i), o);
-      call->out_views.push_back(fcn::Tensor{desc.dtype, desc.shape, data});
-    }
-    call->outputs = Napi::Persistent(outs);
+    prepare_run_io(env, info[0],
+                   PlanSignature{input_names_, p.input_shapes(), p.input_dtypes(), output_names_, p.output_shapes(),
+                                 p.output_dtypes()},
+                   call.get());
     return call;
   }
 
@@ -387,10 +242,10 @@ class CudaPlanWrap : public Napi::ObjectWrap<CudaPlanWrap> {
     return arr;
   }
 
-  Napi::Value InputNames(const Napi::CallbackInfo& info) { return strings_js(info.Env(), input_names_); }
-  Napi::Value OutputNames(const Napi::CallbackInfo& info) { return strings_js(info.Env(), output_names_); }
-  Napi::Value InputShapes(const Napi::CallbackInfo& info) { return shapes_js(info.Env(), input_shapes_); }
-  Napi::Value OutputShapes(const Napi::CallbackInfo& info) { return shapes_js(info.Env(), output_shapes_); }
+  Napi::Value InputNames(const Napi::CallbackInfo& info) { return strings_to_js(info.Env(), input_names_); }
+  Napi::Value OutputNames(const Napi::CallbackInfo& info) { return strings_to_js(info.Env(), output_names_); }
+  Napi::Value InputShapes(const Napi::CallbackInfo& info) { return shapes_to_js(info.Env(), input_shapes_); }
+  Napi::Value OutputShapes(const Napi::CallbackInfo& info) { return shapes_to_js(info.Env(), output_shapes_); }
   Napi::Value ArenaBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(arena_)); }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
 
@@ -467,7 +322,7 @@ class CudaGraphWrap : public Napi::ObjectWrap<CudaGraphWrap> {
     bool emulate = false;
     int device = 0;
     if (!info[1].IsUndefined() && !info[1].IsNull()) {
-      Napi::Object o = object_arg(env, info[1], "CudaGraph options");
+      Napi::Object o = get_object(env, info[1], "CudaGraph options");
       Napi::Value p = o.Get("precision");
       if (!p.IsUndefined() &&
           !(p.IsString() && fcn::cuda::parse_precision(p.As<Napi::String>().Utf8Value(), &precision)))
@@ -522,7 +377,7 @@ class CudaGraphWrap : public Napi::ObjectWrap<CudaGraphWrap> {
   Napi::Value MakePlan(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::shared_ptr<fcn::cuda::CudaModel> m = live(env);
-    std::vector<fcn::Shape> shapes = shapes_arg(env, info[0]);
+    std::vector<fcn::Shape> shapes = parse_shapes(env, info[0]);
     auto state = std::make_shared<CudaPlanState>();
     throw_if_error(env, plan_safe(*m, shapes, &state->plan));
     return new_plan(env, classes_->plan, std::move(state));
@@ -531,7 +386,7 @@ class CudaGraphWrap : public Napi::ObjectWrap<CudaGraphWrap> {
   Napi::Value PlanAsync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::shared_ptr<fcn::cuda::CudaModel> m = live(env);
-    std::vector<fcn::Shape> shapes = shapes_arg(env, info[0]);
+    std::vector<fcn::Shape> shapes = parse_shapes(env, info[0]);
     auto* worker = new CudaPlanWorker(env, m, std::move(shapes), classes_->plan);
     Napi::Promise promise = worker->promise();
     worker->Queue();
@@ -557,7 +412,7 @@ class CudaGraphWrap : public Napi::ObjectWrap<CudaGraphWrap> {
     return Napi::Number::New(info.Env(), double(live(info.Env())->weight_bytes()));
   }
   static Napi::Value SupportedOpTypes(const Napi::CallbackInfo& info) {
-    return strings_js(info.Env(), fcn::cuda::supported_op_types());
+    return strings_to_js(info.Env(), fcn::cuda::supported_op_types());
   }
 
   CudaClasses* classes_;

@@ -14,6 +14,7 @@
 
 #include "binding/convert.h"
 #include "binding/instance.h"
+#include "binding/spec.h"
 #include "core/thread_pool.h"
 #include "graph/executor.h"
 #include "graph/graph.h"
@@ -69,128 +70,15 @@ struct TokenState {
 
 // ---- spec parsing -----------------------------------------------------------------------
 
-std::string describe(Napi::Value v) {
-  if (v.IsUndefined()) return "undefined";
-  if (v.IsNull()) return "null";
-  if (v.IsString()) return "\"" + v.As<Napi::String>().Utf8Value() + "\"";
-  if (v.IsArray()) return "an array";
-  if (v.IsObject()) return "an object";
-  return v.ToString().Utf8Value();
-}
-
-Napi::Error bad_spec(Napi::Env env, const std::string& what, const std::string& expected, Napi::Value got) {
-  return make_error(env, Code::kInvalidArgument,
-                    "Expected " + expected + " for " + what + " but received " + describe(got));
-}
-
-std::string get_string(Napi::Env env, Napi::Object o, const char* key, const std::string& what) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsString()) throw bad_spec(env, what + "." + key, "a string", v);
-  return v.As<Napi::String>().Utf8Value();
-}
-
-std::vector<std::string> get_strings(Napi::Env env, Napi::Value v, const std::string& what) {
-  if (!v.IsArray()) throw bad_spec(env, what, "an array of strings", v);
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<std::string> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value e = arr[i];
-    if (!e.IsString()) throw bad_spec(env, what + "[" + std::to_string(i) + "]", "a string", e);
-    out.push_back(e.As<Napi::String>().Utf8Value());
-  }
-  return out;
-}
-
-Napi::Array get_array(Napi::Env env, Napi::Object o, const char* key, const std::string& what) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsArray()) throw bad_spec(env, what + "." + key, "an array", v);
-  return v.As<Napi::Array>();
-}
-
-Napi::Object get_object(Napi::Env env, Napi::Value v, const std::string& what) {
-  if (!v.IsObject() || v.IsArray()) throw bad_spec(env, what, "an object", v);
-  return v.As<Napi::Object>();
-}
-
-fcn::DType parse_dtype(Napi::Env env, Napi::Value v, const std::string& what) {
-  if (v.IsUndefined() || v.IsNull()) return fcn::DType::kF32;
-  if (v.IsString()) {
-    std::string s = v.As<Napi::String>().Utf8Value();
-    if (s == "float32") return fcn::DType::kF32;
-    if (s == "int32") return fcn::DType::kI32;
-  }
-  throw bad_spec(env, what, "'float32' or 'int32'", v);
-}
-
 std::shared_ptr<GraphState> parse_spec(Napi::Env env, Napi::Value arg) {
-  Napi::Object spec = get_object(env, arg, "the graph spec");
   auto state = std::make_shared<GraphState>();
-  fcn::GraphDesc desc;
-
-  Napi::Array inputs = get_array(env, spec, "inputs", "the graph spec");
-  for (uint32_t i = 0; i < inputs.Length(); ++i) {
-    std::string what = "graph spec inputs[" + std::to_string(i) + "]";
-    Napi::Object in = get_object(env, inputs.Get(i), what);
-    fcn::GraphInputDesc d;
-    d.name = get_string(env, in, "name", what);
-    what = "graph input '" + d.name + "'";
-    d.dtype = parse_dtype(env, in.Get("dtype"), what + " dtype");
-    Napi::Array shape = get_array(env, in, "shape", what);
-    if (shape.Length() > 8) throw make_error(env, Code::kInvalidArgument, what + ": at most 8 dimensions");
-    for (uint32_t k = 0; k < shape.Length(); ++k) {
-      Napi::Value dim = shape[k];
-      if (dim.IsNull() || dim.IsUndefined()) {
-        d.dims.push_back(-1);
-        continue;
-      }
-      double x = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
-      if (!dim.IsNumber() || !(x >= 0) || x != static_cast<double>(static_cast<int64_t>(x)) || x > 9.0e15)
-        throw bad_spec(env, what + " shape[" + std::to_string(k) + "]", "a non-negative integer or null", dim);
-      d.dims.push_back(static_cast<int64_t>(x));
-    }
-    desc.inputs.push_back(std::move(d));
-  }
-
-  Napi::Value cv = spec.Get("constants");
-  if (!cv.IsUndefined() && !cv.IsNull()) {
-    Napi::Object constants = get_object(env, cv, "graph spec constants");
-    Napi::Array keys = constants.GetPropertyNames();
-    for (uint32_t i = 0; i < keys.Length(); ++i) {
-      std::string name = keys.Get(i).ToString().Utf8Value();
-      std::string what = "constant '" + name + "'";
-      JsTensor t;
-      to_tensor(env, constants.Get(name), what, &t);
-      // Pin the typed array itself: the holder object could have its `data` replaced.
-      state->pins.push_back(Napi::Persistent(t.ref.Value().Get("data").As<Napi::Object>()));
-      desc.constants.push_back(fcn::GraphConstantDesc{name, t.view.dtype, t.view.shape, t.view.data});
-    }
-  }
-
-  Napi::Array nodes = get_array(env, spec, "nodes", "the graph spec");
-  for (uint32_t i = 0; i < nodes.Length(); ++i) {
-    std::string what = "graph spec nodes[" + std::to_string(i) + "]";
-    Napi::Object n = get_object(env, nodes.Get(i), what);
-    fcn::GraphNodeDesc d;
-    d.name = get_string(env, n, "name", what);
-    d.type = get_string(env, n, "type", what);
-    std::string who = d.type + " '" + d.name + "'";
-    d.inputs = get_strings(env, n.Get("inputs"), who + " inputs");
-    d.outputs = get_strings(env, n.Get("outputs"), who + " outputs");
-    d.attrs = to_attrs(env, n.Get("attrs"), who);
-    desc.nodes.push_back(std::move(d));
-  }
-  desc.outputs = get_strings(env, spec.Get("outputs"), "graph spec outputs");
-
+  fcn::GraphDesc desc = parse_graph_spec(env, arg, [&](const std::string& name, JsTensor& t) {
+    // Pin the typed array itself: the holder object could have its `data` replaced.
+    state->pins.push_back(Napi::Persistent(t.ref.Value().Get("data").As<Napi::Object>()));
+    return fcn::GraphConstantDesc{name, t.view.dtype, t.view.shape, t.view.data};
+  });
   throw_if_error(env, fcn::Graph::create(std::move(desc), &state->graph));
   return state;
-}
-
-std::vector<fcn::Shape> parse_shapes(Napi::Env env, Napi::Value v) {
-  if (!v.IsArray()) throw bad_spec(env, "input shapes", "an array of shapes (number[][])", v);
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<fcn::Shape> shapes;
-  for (uint32_t i = 0; i < arr.Length(); ++i) shapes.push_back(to_shape(env, arr.Get(i), "input shape " + std::to_string(i)));
-  return shapes;
 }
 
 fcn::Status compile_safe(const fcn::Graph& graph, const std::vector<fcn::Shape>& shapes, int threads,
@@ -204,18 +92,6 @@ fcn::Status compile_safe(const fcn::Graph& graph, const std::vector<fcn::Shape>&
   }
 }
 
-Napi::Value shapes_to_js(Napi::Env env, const std::vector<fcn::Shape>& shapes) {
-  Napi::Array arr = Napi::Array::New(env, shapes.size());
-  for (size_t i = 0; i < shapes.size(); ++i) arr.Set(static_cast<uint32_t>(i), shape_to_js(env, shapes[i]));
-  return arr;
-}
-
-Napi::Value strings_to_js(Napi::Env env, const std::vector<std::string>& v) {
-  Napi::Array arr = Napi::Array::New(env, v.size());
-  for (size_t i = 0; i < v.size(); ++i) arr.Set(static_cast<uint32_t>(i), v[i]);
-  return arr;
-}
-
 Napi::Object new_plan(Napi::Env env, Napi::FunctionReference& ctor, std::shared_ptr<PlanState> state) {
   auto seed = Napi::External<std::shared_ptr<PlanState>>::New(env, &state);
   seed.TypeTag(&kPlanSeedTag);
@@ -224,11 +100,8 @@ Napi::Object new_plan(Napi::Env env, Napi::FunctionReference& ctor, std::shared_
 
 // ---- Plan ----------------------------------------------------------------------------------
 
-struct RunCall {
+struct RunCall : RunIO {
   std::shared_ptr<PlanState> plan;
-  std::vector<JsTensor> inputs;  // pinned for the run
-  std::vector<fcn::Tensor> in_views, out_views;
-  Napi::Reference<Napi::Array> outputs;
   int threads = 1;
 };
 
@@ -310,7 +183,7 @@ class AbortTokenWrap : public Napi::ObjectWrap<AbortTokenWrap> {
 std::shared_ptr<TokenState> to_token(Napi::Env env, Napi::Value v) {
   if (v.IsUndefined() || v.IsNull()) return nullptr;
   if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kAbortTokenTag))
-    throw bad_spec(env, "abortToken", "an AbortToken", v);
+    throw bad_arg(env, "abortToken", "an AbortToken", v);
   return AbortTokenWrap::Unwrap(v.As<Napi::Object>())->state();
 }
 
@@ -375,40 +248,11 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     auto call = std::make_unique<RunCall>();
     call->plan = live(env);
     const fcn::Plan& p = *call->plan->plan;
-    if (!info[0].IsArray()) throw bad_spec(env, "plan inputs", "an array of tensors", info[0]);
-    Napi::Array arr = info[0].As<Napi::Array>();
-    if (arr.Length() != input_names_.size())
-      throw make_error(env, Code::kInvalidArgument,
-                       "the plan has " + std::to_string(input_names_.size()) + " input(s) but " +
-                           std::to_string(arr.Length()) + " were given");
     call->threads = std::min(to_threads(env, info[1]), p.max_threads());
-    call->inputs.resize(arr.Length());
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      std::string what = "input '" + input_names_[i] + "'";
-      to_tensor(env, arr.Get(i), what, &call->inputs[i]);
-      const fcn::Tensor& t = call->inputs[i].view;
-      if (t.shape != p.input_shapes()[i])
-        throw make_error(env, Code::kShapeMismatch,
-                         what + ": the plan was made for " + fcn::shape_str(p.input_shapes()[i]) + " but received " +
-                             fcn::shape_str(t.shape));
-      if (t.dtype != p.input_dtypes()[i])
-        throw make_error(env, Code::kInvalidArgument,
-                         what + ": expected dtype " + fcn::dtype_name(p.input_dtypes()[i]) + " but received " +
-                             fcn::dtype_name(t.dtype));
-      call->in_views.push_back(t);
-    }
-    Napi::Array outs = Napi::Array::New(env, p.output_shapes().size());
-    for (size_t i = 0; i < p.output_shapes().size(); ++i) {
-      fcn::TensorDesc desc{p.output_dtypes()[i], p.output_shapes()[i], nullptr};
-      void* data = nullptr;
-      Napi::TypedArray ta = new_typed_array(env, desc, "output '" + output_names_[i] + "'", &data);
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("data", ta);
-      o.Set("shape", shape_to_js(env, desc.shape));
-      outs.Set(static_cast<uint32_t>(i), o);
-      call->out_views.push_back(fcn::Tensor{desc.dtype, desc.shape, data});
-    }
-    call->outputs = Napi::Persistent(outs);
+    prepare_run_io(env, info[0],
+                   PlanSignature{input_names_, p.input_shapes(), p.input_dtypes(), output_names_, p.output_shapes(),
+                                 p.output_dtypes()},
+                   call.get());
     return call;
   }
 

@@ -36,6 +36,7 @@
 
 #include "binding/convert.h"
 #include "binding/instance.h"
+#include "binding/spec.h"
 #include "core/thread_pool.h"
 #include "graph/executor.h"
 #include "graph/graph.h"
@@ -165,109 +166,22 @@ std::string shape_key(const std::vector<fcn::Shape>& shapes) {
   return key;
 }
 
-std::vector<fcn::Shape> parse_shapes(Napi::Env env, Napi::Value v) {
-  if (!v.IsArray()) throw make_error(env, Code::kInvalidArgument, "Expected an array of input shapes (number[][])");
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<fcn::Shape> shapes;
-  for (uint32_t i = 0; i < arr.Length(); ++i) shapes.push_back(to_shape(env, arr.Get(i), "input shape " + std::to_string(i)));
-  return shapes;
-}
-
-std::string get_string(Napi::Env env, Napi::Object o, const char* key, const std::string& what) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsString()) throw make_error(env, Code::kInvalidArgument, "Expected a string for " + what + "." + key);
-  return v.As<Napi::String>().Utf8Value();
-}
-
-std::vector<std::string> get_strings(Napi::Env env, Napi::Value v, const std::string& what) {
-  if (!v.IsArray()) throw make_error(env, Code::kInvalidArgument, "Expected an array of strings for " + what);
-  Napi::Array arr = v.As<Napi::Array>();
-  std::vector<std::string> out;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value e = arr[i];
-    if (!e.IsString()) throw make_error(env, Code::kInvalidArgument, "Expected a string for " + what + "[" + std::to_string(i) + "]");
-    out.push_back(e.As<Napi::String>().Utf8Value());
-  }
-  return out;
-}
-
-Napi::Array get_array(Napi::Env env, Napi::Object o, const char* key, const std::string& what) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsArray()) throw make_error(env, Code::kInvalidArgument, "Expected an array for " + what + "." + key);
-  return v.As<Napi::Array>();
-}
-
 // A GraphSpec (ts/graph/spec.ts) -> a Graph whose constants live in the entry's store.
 std::shared_ptr<const fcn::Graph> build_graph(Napi::Env env, SharedEntry& entry, Napi::Value arg, size_t* added) {
-  if (!arg.IsObject() || arg.IsArray()) throw make_error(env, Code::kInvalidArgument, "Expected a graph spec object");
-  Napi::Object spec = arg.As<Napi::Object>();
   fcn::GraphDesc desc;
-
-  Napi::Array inputs = get_array(env, spec, "inputs", "the graph spec");
-  for (uint32_t i = 0; i < inputs.Length(); ++i) {
-    std::string what = "graph spec inputs[" + std::to_string(i) + "]";
-    Napi::Value iv = inputs.Get(i);
-    if (!iv.IsObject()) throw make_error(env, Code::kInvalidArgument, "Expected an object for " + what);
-    Napi::Object in = iv.As<Napi::Object>();
-    fcn::GraphInputDesc d;
-    d.name = get_string(env, in, "name", what);
-    Napi::Value dt = in.Get("dtype");
-    if (dt.IsString() && dt.As<Napi::String>().Utf8Value() == "int32") d.dtype = fcn::DType::kI32;
-    else if (!dt.IsUndefined() && !dt.IsNull() && !(dt.IsString() && dt.As<Napi::String>().Utf8Value() == "float32"))
-      throw make_error(env, Code::kInvalidArgument, "Expected 'float32' or 'int32' for graph input '" + d.name + "' dtype");
-    Napi::Array shape = get_array(env, in, "shape", what);
-    if (shape.Length() > 8) throw make_error(env, Code::kInvalidArgument, what + ": at most 8 dimensions");
-    for (uint32_t k = 0; k < shape.Length(); ++k) {
-      Napi::Value dim = shape[k];
-      if (dim.IsNull() || dim.IsUndefined()) {
-        d.dims.push_back(-1);
-        continue;
-      }
-      double x = dim.IsNumber() ? dim.As<Napi::Number>().DoubleValue() : -1;
-      if (!(x >= 0) || x != static_cast<double>(static_cast<int64_t>(x)) || x > 9.0e15)
-        throw make_error(env, Code::kInvalidArgument, "Expected a non-negative integer or null for graph input '" + d.name + "' shape[" + std::to_string(k) + "]");
-      d.dims.push_back(static_cast<int64_t>(x));
-    }
-    desc.inputs.push_back(std::move(d));
-  }
-
-  Napi::Value cv = spec.Get("constants");
-  if (!cv.IsUndefined() && !cv.IsNull()) {
-    if (!cv.IsObject()) throw make_error(env, Code::kInvalidArgument, "Expected an object for graph spec constants");
-    Napi::Object constants = cv.As<Napi::Object>();
-    Napi::Array keys = constants.GetPropertyNames();
+  {
+    // store() expects entry.mu held: held for the reading of the spec.
     std::lock_guard<std::mutex> lock(entry.mu);
     size_t before = entry.constant_bytes;
-    for (uint32_t i = 0; i < keys.Length(); ++i) {
-      std::string name = keys.Get(i).ToString().Utf8Value();
-      JsTensor t;
-      to_tensor(env, constants.Get(name), "constant '" + name + "'", &t);
+    desc = parse_graph_spec(env, arg, [&](const std::string& name, JsTensor& t) {
       size_t bytes = static_cast<size_t>(t.view.numel()) * fcn::dtype_size(t.view.dtype);
       fcn::Status st;
       const StoredConstant* c = entry.store(name, t.view.dtype, t.view.shape, t.view.data, bytes, &st);
       throw_if_error(env, st);
-      desc.constants.push_back(fcn::GraphConstantDesc{name, c->dtype, c->shape, c->data.get()});
-    }
+      return fcn::GraphConstantDesc{name, c->dtype, c->shape, c->data.get()};
+    });
     *added = entry.constant_bytes - before;
   }
-
-  Napi::Array nodes = get_array(env, spec, "nodes", "the graph spec");
-  for (uint32_t i = 0; i < nodes.Length(); ++i) {
-    std::string what = "graph spec nodes[" + std::to_string(i) + "]";
-    Napi::Value nv = nodes.Get(i);
-    if (!nv.IsObject()) throw make_error(env, Code::kInvalidArgument, "Expected an object for " + what);
-    Napi::Object n = nv.As<Napi::Object>();
-    fcn::GraphNodeDesc d;
-    d.name = get_string(env, n, "name", what);
-    d.type = get_string(env, n, "type", what);
-    std::string who = d.type + " '" + d.name + "'";
-    d.inputs = get_strings(env, n.Get("inputs"), who + " inputs");
-    d.outputs = get_strings(env, n.Get("outputs"), who + " outputs");
-    d.attrs = to_attrs(env, n.Get("attrs"), who);
-    desc.nodes.push_back(std::move(d));
-  }
-  desc.outputs = get_strings(env, spec.Get("outputs"), "graph spec outputs");
-
   std::unique_ptr<fcn::Graph> graph;
   throw_if_error(env, fcn::Graph::create(std::move(desc), &graph));
   return std::shared_ptr<const fcn::Graph>(std::move(graph));

@@ -13,11 +13,12 @@
  * Where CUDA is unavailable, creating a CudaCompiledGraph throws FcnkitError CUDA_UNAVAILABLE
  * whose message holds backendInfo().cuda.reason.
  */
-import { FcnkitError, describe, invalidArgument, toFcnkitError } from './errors';
+import { FcnkitError, invalidArgument, toFcnkitError } from './errors';
 import { native, NativeCudaGraph, NativeCudaInfo, NativeCudaPlan, NativeTensor } from './native';
 import { Tensor } from './tensor';
-import { CompiledGraph, shapeKey } from './graph/compiled';
-import type { GraphInputs, GraphOutputs } from './graph/compiled';
+import { CompiledGraph } from './graph/compiled';
+import { orderInputs, PlanCache, wrapOutputs } from './graph/plan-cache';
+import type { GraphInputs, GraphOutputs } from './graph/plan-cache';
 import type { GraphSpec } from './graph/spec';
 
 export const DEVICES = ['cpu', 'cuda'] as const;
@@ -90,16 +91,14 @@ export class CudaCompiledGraph {
   readonly outputNames: readonly string[];
   readonly precision: Precision;
   private graph: NativeCudaGraph | undefined;
-  private readonly plans = new Map<string, NativeCudaPlan>();
-  private readonly pending = new Map<string, Promise<NativeCudaPlan>>();
-  private readonly maxPlans: number;
+  private readonly plans: PlanCache<NativeCudaPlan>;
 
   constructor(spec: GraphSpec, options: CudaGraphOptions = {}) {
     if (typeof options !== 'object' || options === null) throw invalidArgument('cuda graph options', 'an object', options);
     this.precision = checkPrecision('precision', options.precision);
     const maxPlans = options.maxPlans ?? 8;
     if (!Number.isSafeInteger(maxPlans) || maxPlans < 1) throw invalidArgument('maxPlans', 'an integer >= 1', maxPlans);
-    this.maxPlans = maxPlans;
+    this.plans = new PlanCache<NativeCudaPlan>(maxPlans, () => this.live());
     try {
       this.graph = new (native().CudaGraph)(spec, {
         precision: this.precision,
@@ -128,36 +127,14 @@ export class CudaCompiledGraph {
 
   plan(inputShapes: readonly (readonly number[])[]): NativeCudaPlan {
     try {
-      const graph = this.live();
-      const key = shapeKey(inputShapes);
-      const cached = this.touch(key);
-      if (cached) return cached;
-      return this.store(key, graph.plan(inputShapes.map((s) => [...s])));
+      return this.plans.get(inputShapes);
     } catch (err) {
       throw toFcnkitError(err);
     }
   }
 
   async planAsync(inputShapes: readonly (readonly number[])[]): Promise<NativeCudaPlan> {
-    const graph = this.live();
-    const key = shapeKey(inputShapes);
-    const cached = this.touch(key);
-    if (cached) return cached;
-    let pending = this.pending.get(key);
-    if (!pending) {
-      pending = graph
-        .planAsync(inputShapes.map((s) => [...s]))
-        .then((plan) => {
-          if (this.graph === undefined) {
-            plan.dispose();
-            throw new FcnkitError('INVALID_ARGUMENT', 'graph was disposed');
-          }
-          return this.store(key, plan);
-        })
-        .finally(() => this.pending.delete(key));
-      this.pending.set(key, pending);
-    }
-    return pending;
+    return this.plans.getAsync(inputShapes);
   }
 
   /** Runs the whole graph on the GPU; the JS thread only queues it. */
@@ -168,14 +145,10 @@ export class CudaCompiledGraph {
       const { signal } = options;
       if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('run signal', 'an AbortSignal', signal);
       if (signal?.aborted) throw new FcnkitError('ABORTED', 'run aborted before it started');
-      const tensors = this.orderInputs(inputs);
-      const shapes = tensors.map((t) => t.shape);
-      for (let attempt = 0; ; attempt++) {
-        const plan = await this.planAsync(shapes);
-        if (signal?.aborted) throw new FcnkitError('ABORTED', 'run aborted before it started');
-        if (plan.disposed && attempt < 3 && !this.disposed) continue;
-        return this.wrapOutputs(await this.runPlan(plan, tensors, signal));
-      }
+      const tensors = orderInputs(this.inputNames, inputs);
+      const plan = await this.plans.getLive(tensors.map((t) => t.shape));
+      if (signal?.aborted) throw new FcnkitError('ABORTED', 'run aborted before it started');
+      return wrapOutputs(this.outputNames, await this.runPlan(plan, tensors, signal));
     } catch (err) {
       throw toFcnkitError(err, callSite);
     }
@@ -184,8 +157,8 @@ export class CudaCompiledGraph {
   /** Runs on this thread, waiting for the GPU (blocks the event loop). */
   runSync(inputs: GraphInputs, _options: Pick<CudaRunOptions, 'threads'> = {}): GraphOutputs {
     try {
-      const tensors = this.orderInputs(inputs);
-      return this.wrapOutputs(this.plan(tensors.map((t) => t.shape)).runSync(tensors));
+      const tensors = orderInputs(this.inputNames, inputs);
+      return wrapOutputs(this.outputNames, this.plans.get(tensors.map((t) => t.shape)).runSync(tensors));
     } catch (err) {
       throw toFcnkitError(err);
     }
@@ -193,7 +166,6 @@ export class CudaCompiledGraph {
 
   /** Frees the plans and, once no run holds them, the device weights. */
   dispose(): void {
-    for (const plan of this.plans.values()) plan.dispose();
     this.plans.clear();
     this.graph?.dispose();
     this.graph = undefined;
@@ -202,25 +174,6 @@ export class CudaCompiledGraph {
   private live(): NativeCudaGraph {
     if (!this.graph) throw new FcnkitError('INVALID_ARGUMENT', 'graph was disposed');
     return this.graph;
-  }
-
-  private touch(key: string): NativeCudaPlan | undefined {
-    const plan = this.plans.get(key);
-    if (plan) {
-      this.plans.delete(key);
-      this.plans.set(key, plan);
-    }
-    return plan;
-  }
-
-  private store(key: string, plan: NativeCudaPlan): NativeCudaPlan {
-    this.plans.set(key, plan);
-    for (const [oldKey, old] of this.plans) {
-      if (this.plans.size <= this.maxPlans) break;
-      this.plans.delete(oldKey);
-      old.dispose();
-    }
-    return plan;
   }
 
   private async runPlan(plan: NativeCudaPlan, tensors: Tensor[], signal: AbortSignal | undefined): Promise<NativeTensor[]> {
@@ -233,37 +186,6 @@ export class CudaCompiledGraph {
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
-  }
-
-  private orderInputs(inputs: unknown): Tensor[] {
-    if (inputs instanceof Tensor) {
-      if (this.inputNames.length !== 1) {
-        throw invalidArgument('graph inputs', `an object with tensors ${this.inputNames.map((n) => `'${n}'`).join(', ')}`, inputs);
-      }
-      return [inputs];
-    }
-    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
-      throw invalidArgument('graph inputs', 'a Tensor or an object of tensors by input name', inputs);
-    }
-    const record = inputs as Record<string, unknown>;
-    for (const name of Object.keys(record)) {
-      if (!this.inputNames.includes(name)) {
-        throw new FcnkitError('INVALID_ARGUMENT', `graph has no input '${name}' (its inputs are ${this.inputNames.map((n) => `'${n}'`).join(', ')})`);
-      }
-    }
-    return this.inputNames.map((name) => {
-      const t = record[name];
-      if (!(t instanceof Tensor)) throw new FcnkitError('INVALID_ARGUMENT', `Expected a Tensor for graph input '${name}' but received ${describe(t)}`);
-      return t;
-    });
-  }
-
-  private wrapOutputs(outs: NativeTensor[]): GraphOutputs {
-    const result: GraphOutputs = {};
-    this.outputNames.forEach((name, i) => {
-      result[name] = new Tensor(outs[i].data, outs[i].shape);
-    });
-    return result;
   }
 }
 

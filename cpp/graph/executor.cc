@@ -31,14 +31,22 @@ Status check_tensors(const char* kind, const std::vector<std::string>& names, co
 
 Status run_steps(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
                  const RunControl& rc_in, void* arena, size_t arena_size) {
-  AlignedBuffer owned;
+  // Without an arena from the caller, the plan lends one (given back when this run ends, however).
+  struct Lease {
+    const Plan& plan;
+    AlignedBuffer buffer;
+    ~Lease() {
+      if (buffer.data()) plan.give_back_arena(std::move(buffer));
+    }
+  } lease{plan, AlignedBuffer()};
   if (plan.arena_bytes() > 0 && (!arena || arena_size < plan.arena_bytes())) {
     if (arena)
       return error(Code::kInvalidArgument, "the arena given has ", arena_size, " bytes but the plan needs ",
                    plan.arena_bytes());
-    if (!owned.allocate(plan.arena_bytes()))
+    lease.buffer = plan.take_arena();
+    if (!lease.buffer.data())
       return error(Code::kOutOfMemory, "cannot allocate the run's arena of ", plan.arena_bytes(), " bytes");
-    arena = owned.data();
+    arena = lease.buffer.data();
   }
   if (reinterpret_cast<uintptr_t>(arena) % 64 != 0)
     return error(Code::kInvalidArgument, "the arena given is not 64-byte aligned");

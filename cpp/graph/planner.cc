@@ -1,9 +1,43 @@
 #include "graph/planner.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 
 namespace fcn {
+
+namespace {
+// FCNKIT_DEBUG_POISON=1: every arena lent to a run is filled with NaN first (0xff bytes), so an
+// op that reads an intermediate before writing it shows up in the tests (test/arena-reuse.test.js).
+bool poison_arenas() {
+  static const bool on = [] {
+    const char* v = std::getenv("FCNKIT_DEBUG_POISON");
+    return v && *v && std::strcmp(v, "0") != 0;
+  }();
+  return on;
+}
+}  // namespace
+
+AlignedBuffer Plan::take_arena() const {
+  AlignedBuffer b;
+  {
+    std::lock_guard<std::mutex> lock(arena_mu_);
+    if (!spare_arenas_.empty()) {
+      b = std::move(spare_arenas_.back());
+      spare_arenas_.pop_back();
+    }
+  }
+  if (!b.data()) b.allocate(arena_bytes_);
+  if (b.data() && poison_arenas()) std::memset(b.data(), 0xff, b.size());
+  return b;
+}
+
+void Plan::give_back_arena(AlignedBuffer&& arena) const {
+  if (arena.size() < arena_bytes_) return;
+  std::lock_guard<std::mutex> lock(arena_mu_);
+  if (spare_arenas_.size() < kSpareArenas) spare_arenas_.push_back(std::move(arena));
+}
 
 namespace {
 

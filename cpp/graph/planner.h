@@ -15,9 +15,11 @@
 // own arena.
 #pragma once
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "core/buffer.h"
 #include "core/cpu_features.h"
 #include "core/status.h"
 #include "core/tensor.h"
@@ -70,6 +72,14 @@ class Plan {
   int max_threads() const { return max_threads_; }
   Isa isa() const { return isa_; }
 
+  // An arena of arena_bytes() for one run: one a finished run gave back when there is one, else
+  // newly allocated (empty when the memory cannot be had). Reusing them spares every run the
+  // first-touch page faults of hundreds of MB (a full-width FCN's activations).
+  AlignedBuffer take_arena() const;
+  // Keeps the arena for the next run (at most kSpareArenas; any more are freed).
+  void give_back_arena(AlignedBuffer&& arena) const;
+  static constexpr size_t kSpareArenas = 2;
+
   const std::vector<Value>& values() const { return values_; }
   const std::vector<Step>& steps() const { return steps_; }
   const std::vector<Copy>& copies() const { return copies_; }
@@ -88,6 +98,8 @@ class Plan {
   size_t constant_bytes_ = 0;
   int max_threads_ = 1;
   Isa isa_ = Isa::kRef;
+  mutable std::mutex arena_mu_;
+  mutable std::vector<AlignedBuffer> spare_arenas_;
 };
 
 // SHAPE_MISMATCH when an input shape contradicts the graph's declared one

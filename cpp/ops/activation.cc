@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 namespace fcn {
 
@@ -50,8 +51,7 @@ bool map_elements(const RunControl& rc, const float* x, float* y, int64_t n, F f
     int64_t begin = c * kChunkElems, end = std::min(n, begin + kChunkElems);
     for (int64_t i = begin; i < end; ++i) y[i] = f(x[i]);
   };
-  if (rc.pool && chunks > 1) rc.pool->parallel_for(chunks, rc.max_threads, body);
-  else for (int64_t c = 0; c < chunks; ++c) body(c, 0);
+  run_chunks(rc, chunks, body);
   return !rc.aborted();
 }
 

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 namespace fcn {
 
@@ -32,16 +33,6 @@ void row_any(F f, const float* a, int64_t sa, const float* b, int64_t sb, float*
   else if (sa) row<F, 1, 0>(f, a, b, y, n);
   else if (sb) row<F, 0, 1>(f, a, b, y, n);
   else row<F, 0, 0>(f, a, b, y, n);
-}
-
-template <typename Fn>
-bool for_chunks(const RunControl& rc, int64_t chunks, Fn fn) {
-  auto body = [&](int64_t c, int) {
-    if (!rc.aborted()) fn(c);
-  };
-  if (rc.pool && chunks > 1) rc.pool->parallel_for(chunks, rc.max_threads, body);
-  else for (int64_t c = 0; c < chunks; ++c) body(c, 0);
-  return !rc.aborted();
 }
 
 class BinaryOp : public Op {

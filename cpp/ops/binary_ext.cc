@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 namespace fcn {
 
@@ -91,15 +92,6 @@ class BinaryExtOp : public Op {
   }
 
  private:
-  template <typename Fn>
-  void for_chunks(const RunControl& rc, int64_t chunks, Fn fn) const {
-    auto body = [&](int64_t c, int) {
-      if (!rc.aborted()) fn(c);
-    };
-    if (rc.pool && chunks > 1) rc.pool->parallel_for(chunks, rc.max_threads, body);
-    else for (int64_t c = 0; c < chunks; ++c) body(c, 0);
-  }
-
   template <typename F>
   void compute(const RunControl& rc, F f, const float* a, const float* b, float* y) const {
     if (total_ == 0) return;

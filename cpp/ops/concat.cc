@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 namespace fcn {
 
@@ -85,8 +86,7 @@ class ConcatOp : public Op {
         }
       }
     };
-    if (rc.pool && chunks > 1) rc.pool->parallel_for(chunks, rc.max_threads, body);
-    else for (int64_t c = 0; c < chunks; ++c) body(c, 0);
+    run_chunks(rc, chunks, body);
     if (rc.aborted()) return error(Code::kAborted, label(), ": aborted");
     return Status::OK();
   }

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 namespace fcn {
 
@@ -20,15 +21,6 @@ namespace {
 constexpr int64_t kSmallM = 4;
 
 size_t align64(size_t n) { return (n + 63) & ~size_t(63); }
-
-template <typename Fn>
-void for_chunks(const RunControl& rc, int64_t chunks, Fn fn) {
-  auto body = [&](int64_t c, int) {
-    if (!rc.aborted()) fn(c);
-  };
-  if (rc.pool && chunks > 1) rc.pool->parallel_for(chunks, rc.max_threads, body);
-  else for (int64_t c = 0; c < chunks; ++c) body(c, 0);
-}
 
 // Eight partial sums: a plain loop the compiler vectorises without reassociating a single sum.
 float dot(const float* a, const float* b, int64_t n) {

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 namespace fcn {
 
@@ -22,15 +23,6 @@ Status expect_word(const std::string& who, const TensorDesc& t) {
     return error(Code::kInvalidArgument, who, ": expected input of dtype float32 or int32 but received ",
                  dtype_name(t.dtype));
   return Status::OK();
-}
-
-template <typename Fn>
-void for_chunks(const RunControl& rc, int64_t chunks, Fn fn) {
-  auto body = [&](int64_t c, int) {
-    if (!rc.aborted()) fn(c);
-  };
-  if (rc.pool && chunks > 1) rc.pool->parallel_for(chunks, rc.max_threads, body);
-  else for (int64_t c = 0; c < chunks; ++c) body(c, 0);
 }
 
 // y (dense, dims) = x read at offset base + sum(idx[d] * stride[d]); strides may be negative.

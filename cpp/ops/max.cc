@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 namespace fcn {
 
@@ -45,8 +46,7 @@ class MaxOp : public Op {
         for (int64_t i = begin; i < end; ++i) y[i] = (x[i] > y[i] || x[i] != x[i]) ? x[i] : y[i];
       }
     };
-    if (rc.pool && chunks > 1) rc.pool->parallel_for(chunks, rc.max_threads, body);
-    else for (int64_t c = 0; c < chunks; ++c) body(c, 0);
+    run_chunks(rc, chunks, body);
     if (rc.aborted()) return error(Code::kAborted, label(), ": aborted");
     return Status::OK();
   }

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 namespace fcn {
 
@@ -25,8 +26,7 @@ bool for_planes(const RunControl& rc, int64_t planes, int64_t work_per_plane, Fn
     int64_t end = std::min(planes, (i + 1) * per);
     for (int64_t p = i * per; p < end; ++p) fn(p);
   };
-  if (rc.pool && items > 1) rc.pool->parallel_for(items, rc.max_threads, body);
-  else for (int64_t i = 0; i < items; ++i) body(i, 0);
+  run_chunks(rc, items, body);
   return !rc.aborted();
 }
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "ops/op.h"
+#include "ops/parallel.h"
 
 namespace fcn {
 
@@ -53,8 +54,7 @@ class UnaryExtOp : public Op {
         }
       }
     };
-    if (rc.pool && chunks > 1) rc.pool->parallel_for(chunks, rc.max_threads, body);
-    else for (int64_t c = 0; c < chunks; ++c) body(c, 0);
+    run_chunks(rc, chunks, body);
     if (rc.aborted()) return error(Code::kAborted, label(), ": aborted");
     return Status::OK();
   }
