@@ -61,6 +61,12 @@ class ConvTranspose2dPlanX86 final : public ConvTranspose2dPlan {
     // task takes the whole group, so that a task's first column starts a packed panel.
     const int64_t align = NR / gcd(kk_, NR);
     oct_ = min64(ocg_, round_up(max64(1, 256 / kk_), align));
+    // Large GEMMs get at least four tasks per group where the channels allow: with batch 1 and
+    // one group, U-Net's 128 -> 64 up-convolution (k2 s2: 256 columns, 2.5 GFLOP at 196x196)
+    // would be one task and leave every other thread idle. (Small ones keep one task: each task
+    // reads all of A.)
+    if (double(hw_in_) * double(icg_) * double(ncols_) > double(int64_t(1) << 26))
+      oct_ = min64(oct_, max64(align, round_up(ceil_div(ocg_, 4), align)));
     // Pixel block: as many input rows as keep the band of output rows they touch (a task's
     // channels, stride_h rows per input row plus the kernel's reach) near 256 KiB of L2, and at
     // most 128 pixels so that the block of P (MC x NC) stays near L1.
@@ -114,12 +120,17 @@ class ConvTranspose2dPlanX86 final : public ConvTranspose2dPlan {
     const int64_t outer = p_.n * p_.groups;
     const int64_t a_floats = icg_ * mpad_;
 
-    // The input, transposed into MR-pixel panels, for every image and group.
-    for_each_task(rc, outer, [&](int64_t o, int) {
+    // The input, transposed into MR-pixel panels, for every image and group; in chunks of
+    // panels, so that one large image packs on every thread.
+    const int64_t panels = ceil_div(hw_in_, MR);
+    const int64_t per_chunk = icg_ * hw_in_ >= (int64_t(1) << 20) ? max64(1, ceil_div(panels, 8)) : panels;
+    const int64_t chunks = ceil_div(panels, per_chunk);
+    for_each_task(rc, outer * chunks, [&](int64_t t, int) {
       if (rc.aborted()) return;
+      const int64_t o = t / chunks, p0 = (t % chunks) * per_chunk;
       const int64_t img = o / p_.groups, g = o % p_.groups;
       pack_a_panels(x + (img * p_.in_c + g * icg_) * hw_in_, 1, hw_in_, hw_in_, MR, kb_,
-                    apack + o * a_floats);
+                    apack + o * a_floats, false, p0, min64(panels, p0 + per_chunk));
     });
     if (rc.aborted()) return;
 

@@ -241,13 +241,15 @@ inline void copy_floats(float* d, const float* s, int64_t n) {
 // Packs A (element (i, k) at a[i*rs + k*cs]) into MR-row panels per K block; see the layout at
 // the top and Panels. Weights use (rs, cs) = (lda, 1); a transposed input, (1, ld).
 inline void pack_a_panels(const float* a, int64_t rs, int64_t cs, int64_t m, int mr,
-                          const KBlocks& kb, float* dst, bool balanced = false) {
+                          const KBlocks& kb, float* dst, bool balanced = false, int64_t p0 = 0,
+                          int64_t p1 = -1) {
   const int64_t mpad = round_up(m, mr);
   const Panels panels(m, mr, balanced);
+  if (p1 < 0 || p1 > panels.count) p1 = panels.count;
   for (int64_t b = 0; b < kb.count; ++b) {
     const int64_t k0 = kb.start(b), kc = kb.len(b);
     float* blk = dst + k0 * mpad;
-    for (int64_t p = 0; p < panels.count; ++p) {
+    for (int64_t p = p0; p < p1; ++p) {
       float* d = blk + p * mr * kc;
       const int64_t i = panels.start(p);
       const int rows = panels.rows(p);
