@@ -202,6 +202,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
                         InstanceAccessor<&PlanWrap::Disposed>("disposed"),
                         InstanceMethod<&PlanWrap::Run>("run"),
                         InstanceMethod<&PlanWrap::RunSync>("runSync"),
+                        InstanceMethod<&PlanWrap::ProfileSync>("profileSync"),
                         InstanceMethod<&PlanWrap::Dispose>("dispose")});
   }
 
@@ -270,6 +271,29 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     std::unique_ptr<RunCall> call = prepare(info);
     throw_if_error(env, execute_run(*call, nullptr));
     return call->outputs.Value();
+  }
+
+  // runSync, timing every node: { outputs, steps: [{ name, ms }] } in plan order.
+  Napi::Value ProfileSync(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::unique_ptr<RunCall> call = prepare(info);
+    fcn::RunControl rc;
+    rc.pool = &fcn::ThreadPool::global();
+    rc.max_threads = call->threads;
+    std::vector<double> ms;
+    throw_if_error(env, fcn::run_plan_profiled(*call->plan->plan, call->in_views, call->out_views, rc, &ms));
+    const auto& steps = call->plan->plan->steps();
+    Napi::Array list = Napi::Array::New(env, steps.size());
+    for (size_t i = 0; i < steps.size(); ++i) {
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", steps[i].name);
+      o.Set("ms", ms[i]);
+      list.Set(static_cast<uint32_t>(i), o);
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("outputs", call->outputs.Value());
+    result.Set("steps", list);
+    return result;
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {

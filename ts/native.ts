@@ -61,6 +61,8 @@ export interface NativePlan {
   /** Inputs in inputNames order, with exactly inputShapes; outputs in outputNames order. */
   run(inputs: NativeTensor[], threads?: number, abortToken?: NativeAbortToken): Promise<NativeTensor[]>;
   runSync(inputs: NativeTensor[], threads?: number): NativeTensor[];
+  /** runSync, timing each node (wall clock, ms), in plan order. */
+  profileSync(inputs: NativeTensor[], threads?: number): { outputs: NativeTensor[]; steps: Array<{ name: string; ms: number }> };
   /** Frees the plan now; runs in flight finish first. Later calls throw INVALID_ARGUMENT. */
   dispose(): void;
 }

@@ -1,6 +1,7 @@
 #include "graph/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -30,7 +31,7 @@ Status check_tensors(const char* kind, const std::vector<std::string>& names, co
 }
 
 Status run_steps(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
-                 const RunControl& rc_in, void* arena, size_t arena_size) {
+                 const RunControl& rc_in, void* arena, size_t arena_size, std::vector<double>* step_ms) {
   // Without an arena from the caller, the plan lends one (given back when this run ends, however).
   struct Lease {
     const Plan& plan;
@@ -81,8 +82,11 @@ Status run_steps(const Plan& plan, const std::vector<Tensor>& inputs, const std:
     const Plan::Step& step = steps[i];
     if (rc.aborted()) return error(Code::kAborted, "run aborted before node '", step.name, "'");
     Status s;
+    const auto t0 = std::chrono::steady_clock::now();
     try {
       s = step.op->run(rc, step_in[i], step_out[i], workspace);
+      if (step_ms)
+        (*step_ms)[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     } catch (const std::bad_alloc&) {
       return error(Code::kOutOfMemory, step.op->label(), ": out of memory");
     } catch (const std::exception& e) {
@@ -99,15 +103,14 @@ Status run_steps(const Plan& plan, const std::vector<Tensor>& inputs, const std:
   return Status::OK();
 }
 
-}  // namespace
-
-Status run_plan(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
-                const RunControl& rc, void* arena, size_t arena_size) {
+Status checked_run(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                   const RunControl& rc, void* arena, size_t arena_size, std::vector<double>* step_ms) {
   FCN_RETURN_IF_ERROR(check_tensors("input", plan.input_names(), plan.input_shapes(), plan.input_dtypes(), inputs));
   FCN_RETURN_IF_ERROR(
       check_tensors("output", plan.output_names(), plan.output_shapes(), plan.output_dtypes(), outputs));
   try {
-    return run_steps(plan, inputs, outputs, rc, arena, arena_size);
+    if (step_ms) step_ms->assign(plan.steps().size(), 0.0);
+    return run_steps(plan, inputs, outputs, rc, arena, arena_size, step_ms);
   } catch (const std::bad_alloc&) {
     return error(Code::kOutOfMemory, "run: out of memory");
   } catch (const std::exception& e) {
@@ -115,6 +118,18 @@ Status run_plan(const Plan& plan, const std::vector<Tensor>& inputs, const std::
   } catch (...) {
     return error(Code::kInvalidArgument, "run: unexpected failure");
   }
+}
+
+}  // namespace
+
+Status run_plan(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                const RunControl& rc, void* arena, size_t arena_size) {
+  return checked_run(plan, inputs, outputs, rc, arena, arena_size, nullptr);
+}
+
+Status run_plan_profiled(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                         const RunControl& rc, std::vector<double>* step_ms) {
+  return checked_run(plan, inputs, outputs, rc, nullptr, 0, step_ms);
 }
 
 }  // namespace fcn

@@ -19,4 +19,8 @@ namespace fcn {
 Status run_plan(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
                 const RunControl& rc, void* arena = nullptr, size_t arena_size = 0);
 
+// The same run, timing every step: step_ms[i] is plan.steps()[i]'s wall-clock time in ms.
+Status run_plan_profiled(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                         const RunControl& rc, std::vector<double>* step_ms);
+
 }  // namespace fcn

@@ -9,6 +9,8 @@
  */
 import { FcnkitError } from '../errors';
 import { compileOn } from '../device';
+import { CompiledGraph } from '../graph/compiled';
+import type { ProfiledStep } from '../graph/compiled';
 import { native } from '../native';
 import { Tensor } from '../tensor';
 import { UsageError, boolOpt, intOpt, parseCommand, parseShape, stringOpt } from './args';
@@ -32,6 +34,8 @@ Options:
 ${DEVICE_USAGE}
   --vs onnxruntime      also time onnxruntime-node on the same ONNX file (same input, same
                         threads) and compare outputs; needs the onnxruntime-node package
+  --profile             after the timed runs, one run timing every node (CPU): the slowest
+                        nodes with their share of the run and GFLOP/s
   --json                print the results as JSON
   -h, --help            show this help`;
 
@@ -43,6 +47,7 @@ const SPECS: OptionSpecs = {
   threads: { type: 'string' },
   vs: { type: 'string' },
   json: { type: 'boolean' },
+  profile: { type: 'boolean' },
 };
 
 export interface Timing {
@@ -130,6 +135,10 @@ export async function benchCommand(argv: string[], ctx: CommandContext): Promise
   if (vs !== undefined && vs !== 'onnxruntime') throw new UsageError(`--vs takes 'onnxruntime' (received '${vs}')`, 'bench');
   const json = boolOpt(p, 'json');
   const target = deviceOpt(p, 'bench');
+  const doProfile = boolOpt(p, 'profile');
+  if (doProfile && target.device === 'cuda') {
+    throw new UsageError('--profile times the CPU plan; for the GPU, bench/gpu/compare.js profiles the kernels', 'bench');
+  }
 
   const modelArg = p.positionals[0];
   const { imported, format, file } = await importModelFile(isDefaultModel(modelArg) ? DEFAULT_MODEL_FILE : modelArg);
@@ -142,9 +151,10 @@ export async function benchCommand(argv: string[], ctx: CommandContext): Promise
   // FLOPs from the shapes the core infers, then drop that copy before timing.
   const shared = new (native().SharedModel)();
   let flops: number;
+  let flopsByNode: Record<string, number>;
   try {
     shared.addSpec(ordered, spec);
-    flops = graphCost(shared, spec, ordered).flops;
+    ({ flops, flopsByNode } = graphCost(shared, spec, ordered));
   } finally {
     shared.release();
   }
@@ -172,8 +182,12 @@ export async function benchCommand(argv: string[], ctx: CommandContext): Promise
 
   const graph = compileOn(spec, target, 1);
   let fcn: { timing: Timing; last: unknown };
+  let profile: ProfileRow[] | undefined;
   try {
     fcn = await time(() => graph.run(feeds, { threads, signal: ctx.signal }), runs, warmup, ctx.signal);
+    if (doProfile && graph instanceof CompiledGraph) {
+      profile = graph.profileSync(feeds, { threads }).steps.map((st) => ({ ...st, flops: flopsByNode[st.name] ?? 0 }));
+    }
   } finally {
     graph.dispose();
   }
@@ -181,6 +195,7 @@ export async function benchCommand(argv: string[], ctx: CommandContext): Promise
     `${name.padEnd(12)} median ${t.medianMs.toFixed(1)} ms  (min ${t.minMs.toFixed(1)}, max ${t.maxMs.toFixed(1)}, IQR ${(100 * t.spread).toFixed(1)}%)  ` +
     `${(flops / (t.medianMs / 1000) / 1e9).toFixed(1)} GFLOP/s  first run ${t.firstMs.toFixed(0)} ms`;
   log(line('fcnkit', fcn.timing));
+  if (profile) for (const l of profileTable(profile)) log(l);
 
   let ortResult: { timing: Timing; outputError: number | null } | undefined;
   if (ort) {
@@ -213,8 +228,33 @@ export async function benchCommand(argv: string[], ctx: CommandContext): Promise
       isa: native().backendInfo().isa,
       flops,
       fcnkit: { ...fcn.timing, gflops: flops / (fcn.timing.medianMs / 1000) / 1e9 },
+      profile,
       onnxruntime: ortResult ? { ...ortResult.timing, gflops: flops / (ortResult.timing.medianMs / 1000) / 1e9, outputError: ortResult.outputError } : undefined,
     }, null, 2)}\n`);
   }
   return 0;
+}
+
+type ProfileRow = ProfiledStep & { flops: number };
+
+/** The slowest nodes of a profiled run (those that make 95% of it, at most 20), then the rest in one line. */
+export function profileTable(rows: ProfileRow[]): string[] {
+  const total = rows.reduce((a, r) => a + r.ms, 0);
+  const sorted = [...rows].sort((a, b) => b.ms - a.ms);
+  const shown: ProfileRow[] = [];
+  let acc = 0;
+  for (const r of sorted) {
+    if (shown.length >= 20 || (acc >= 0.95 * total && shown.length > 0)) break;
+    shown.push(r);
+    acc += r.ms;
+  }
+  const w = Math.max(4, ...shown.map((r) => r.name.length));
+  const out = [`profile  one run, ${total.toFixed(1)} ms in ${rows.length} nodes (slowest first):`];
+  for (const r of shown) {
+    const gf = r.flops && r.ms > 0 ? `${(r.flops / (r.ms / 1000) / 1e9).toFixed(1).padStart(7)} GFLOP/s` : '';
+    out.push(`  ${r.name.padEnd(w)}  ${r.type.padEnd(16)} ${r.ms.toFixed(2).padStart(9)} ms ${(total > 0 ? (100 * r.ms) / total : 0).toFixed(1).padStart(5)}%  ${gf}`);
+  }
+  const rest = rows.length - shown.length;
+  if (rest > 0) out.push(`  ${rest} other node${rest === 1 ? '' : 's'}: ${(total - acc).toFixed(2)} ms`);
+  return out;
 }

@@ -12,6 +12,8 @@ export interface GraphCost {
   flops: number;
   /** By op type. */
   flopsByType: Record<string, number>;
+  /** By node name (nodes with FLOPs only). */
+  flopsByNode: Record<string, number>;
   /** Nodes by op type (as the core runs them, after import). */
   opCounts: Record<string, number>;
   /** Elements of the float32 constants (weights, biases). */
@@ -59,16 +61,20 @@ export function graphCost(model: NativeSharedModel, spec: GraphSpec, shapes: num
   const attrsByName = new Map(spec.nodes.map((n) => [n.name, n.attrs as Record<string, unknown>]));
   const opCounts: Record<string, number> = {};
   const flopsByType: Record<string, number> = {};
+  const flopsByNode: Record<string, number> = {};
   let flops = 0;
   for (const s of d.steps) {
     opCounts[s.type] = (opCounts[s.type] ?? 0) + 1;
     const f = nodeFlops(s.type, s.inputs, s.outputs, attrsByName.get(s.name) ?? {});
-    if (f) flopsByType[s.type] = (flopsByType[s.type] ?? 0) + f;
+    if (f) {
+      flopsByType[s.type] = (flopsByType[s.type] ?? 0) + f;
+      flopsByNode[s.name] = f;
+    }
     flops += f;
   }
   let parameters = 0;
   for (const c of Object.values(spec.constants)) if (c.data instanceof Float32Array) parameters += c.data.length;
-  return { flops, flopsByType, opCounts, parameters, arenaBytes: d.arenaBytes, outputShapes: d.outputShapes };
+  return { flops, flopsByType, flopsByNode, opCounts, parameters, arenaBytes: d.arenaBytes, outputShapes: d.outputShapes };
 }
 
 export function formatCount(n: number): string {
