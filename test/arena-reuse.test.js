@@ -2,7 +2,7 @@
 // Runs reuse their plan's arena (cpp/graph/planner.cc, take_arena): no op may read an
 // intermediate or workspace before writing it. With FCNKIT_DEBUG_POISON=1 every arena lent to a
 // run is filled with NaN first; in such a child process, FCN-8s, U-Net (valid, and same with
-// batch norm) and the embedded TFLite model each run three times on fresh inputs (the second and
+// batch norm, and a wide one on the Winograd path) and the embedded TFLite model each run three times on fresh inputs (the second and
 // third reuse the first's arena) and are compared with onnxruntime on the model's own ONNX export
 // (the TFLite model: with a fresh, unpoisoned process's first run).
 const t = require('tap');
@@ -22,6 +22,8 @@ const { randTensor, normError } = require(${JSON.stringify(path.join(root, 'test
     ['FCN-8s', f.models.fcn({ variant: '8s', widthMultiplier: 1 / 16, numClasses: 5, seed: 3 }), [1, 3, 70, 54]],
     ['U-Net valid', f.models.unet({ inChannels: 2, numClasses: 3, levels: 3, baseChannels: 8, seed: 4 }), [1, 2, 92, 92]],
     ['U-Net same + BN', f.models.unet({ inChannels: 3, numClasses: 4, levels: 3, baseChannels: 8, padding: 'same', batchNorm: true, seed: 5 }), [2, 3, 40, 48]],
+    // Wide enough for the Winograd path (128 -> 256 -> 256 at 64x64): its workspace is in the arena too.
+    ['wide one-level U-Net', f.models.unet({ inChannels: 128, numClasses: 3, levels: 1, baseChannels: 256, padding: 'same', seed: 6 }), [1, 128, 64, 64]],
   ];
   for (const [name, model, shape] of cases) {
     const session = await ort.InferenceSession.create(model.exportOnnxBytes());
@@ -45,7 +47,7 @@ t.test('runs reusing a NaN-poisoned arena match onnxruntime', async (t) => {
   t.equal(r.status, 0, r.stderr);
   if (r.status !== 0) return;
   const { out, selfie } = JSON.parse(r.stdout.trim().split('\n').pop());
-  t.equal(out.length, 9);
+  t.equal(out.length, 12);
   for (const o of out) {
     t.notOk(o.nan, `${o.name} run ${o.run}: no NaN from the poisoned arena`);
     t.ok(o.error <= 1e-4, `${o.name} run ${o.run}: normalised error ${o.error} vs onnxruntime`);

@@ -60,7 +60,11 @@ class ConvTranspose2dPlan {
   virtual const char* name() const = 0;
 };
 
-std::unique_ptr<Conv2dPlan> make_conv2d_plan(Isa isa, const Conv2dParams& p);
+// kAuto: the best plan for p. kWinograd: the Winograd F(2x2, 3x3) plan wherever it can run
+// (3x3, stride 1, dilation 1, one group), whatever the sizes; null where it cannot, and with
+// Isa::kRef (for tests of that path on small shapes).
+enum class ConvAlgo { kAuto, kWinograd };
+std::unique_ptr<Conv2dPlan> make_conv2d_plan(Isa isa, const Conv2dParams& p, ConvAlgo algo = ConvAlgo::kAuto);
 std::unique_ptr<ConvTranspose2dPlan> make_conv_transpose2d_plan(Isa isa,
                                                                 const ConvTranspose2dParams& p);
 

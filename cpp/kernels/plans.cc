@@ -165,13 +165,14 @@ class RefGemmPlan final : public GemmPlan {
 
 }  // namespace
 
-std::unique_ptr<Conv2dPlan> make_conv2d_plan(Isa isa, const Conv2dParams& p) {
+std::unique_ptr<Conv2dPlan> make_conv2d_plan(Isa isa, const Conv2dParams& p, ConvAlgo algo) {
   if (!valid(p)) return nullptr;
   switch (usable_isa(isa)) {
-    case Isa::kAvx512: return avx512::make_conv2d_plan(p);
-    case Isa::kAvx2: return avx2::make_conv2d_plan(p);
+    case Isa::kAvx512: return avx512::make_conv2d_plan(p, algo);
+    case Isa::kAvx2: return avx2::make_conv2d_plan(p, algo);
     case Isa::kRef: break;
   }
+  if (algo == ConvAlgo::kWinograd) return nullptr;
   return std::make_unique<RefConv2dPlan>(p);
 }
 

@@ -184,7 +184,8 @@ std::string describe(const ConvCase& k) {
   return buf;
 }
 
-void test_conv(const ConvCase& k) {
+// algo kWinograd: that plan, forced (ISAs other than ref). want_kernel: the plan's name must hold it.
+void test_conv(const ConvCase& k, ConvAlgo algo = ConvAlgo::kAuto, const char* want_kernel = nullptr) {
   Conv2dParams p;
   p.n = k.n; p.in_c = k.c; p.in_h = k.h; p.in_w = k.w; p.out_c = k.oc; p.k_h = k.kh; p.k_w = k.kw;
   p.stride_h = k.sh; p.stride_w = k.sw; p.dil_h = k.dh; p.dil_w = k.dw;
@@ -209,15 +210,23 @@ void test_conv(const ConvCase& k) {
   f32_conv2d__ref(p, x.f32(), w.f32(), k.bias ? b.f32() : nullptr, ref.data());
 
   for (Isa isa : isas()) {
-    const std::string tag = std::string(isa_name(isa)) + " " + what;
+    const bool forced = algo == ConvAlgo::kWinograd;
+    if (forced && isa == Isa::kRef) continue;
+    if (want_kernel && isa == Isa::kRef) continue;
+    const std::string tag = std::string(isa_name(isa)) + (forced ? " winograd " : " ") + what;
     set_current(tag);
-    auto plan = make_conv2d_plan(isa, p);
+    auto plan = make_conv2d_plan(isa, p, algo);
     if (!plan) {
       report(false, tag, "no plan");
       continue;
     }
     if (!name_matches(plan->name(), isa)) {
       report(false, tag, std::string("plan ") + plan->name() + " is not for this ISA");
+      continue;
+    }
+    const char* want = forced ? "winograd" : want_kernel;
+    if (want && !std::strstr(plan->name(), want)) {
+      report(false, tag, std::string("plan ") + plan->name() + " is not the " + want + " one");
       continue;
     }
     AlignedBuffer packed;
@@ -580,6 +589,22 @@ void run_all() {
       {1, 5, 9, 32, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "NaN input, direct", true},
   };
   for (const ConvCase& c : convs) test_conv(c);
+  // The Winograd F(2x2, 3x3) path, forced (by default it takes only big layers: >= 128 x 256
+  // channels, >= 64 x 64 pixels): odd output sizes (half tiles), padding of every shape,
+  // batches, K blocks at every KC, M tails, NaN; and that the default picks it for a big layer.
+  const ConvCase winograds[] = {
+      {1, 16, 9, 11, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "odd output, M tail"},
+      {2, 20, 8, 8, 15, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "valid, batch 2"},
+      {1, 8, 5, 7, 17, 3, 3, 1, 1, 1, 1, 2, 0, 1, 3, 1, false, false, "asymmetric pads"},
+      {1, 1100, 6, 5, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "K = 1100: K blocks at every KC"},
+      {1, 6, 3, 140, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "3 rows (half a tile row), many blocks"},
+      {1, 5, 70, 1, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "one column: half tiles everywhere"},
+      {1, 1, 2, 2, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "one channel, 2x2"},
+      {1, 9, 7, 9, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "NaN input", true},
+  };
+  for (const ConvCase& c : winograds) test_conv(c, ConvAlgo::kWinograd);
+  test_conv({1, 128, 64, 64, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "winograd by default: 128->256 at 64x64"},
+            ConvAlgo::kAuto, "winograd");
 
   // n, c, h, w, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, oph, opw, g, bias, relu, note [, nan]
   const DeconvCase deconvs[] = {

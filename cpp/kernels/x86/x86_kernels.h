@@ -10,13 +10,13 @@
 namespace fcn {
 
 namespace avx2 {
-std::unique_ptr<Conv2dPlan> make_conv2d_plan(const Conv2dParams& p);
+std::unique_ptr<Conv2dPlan> make_conv2d_plan(const Conv2dParams& p, ConvAlgo algo);
 std::unique_ptr<ConvTranspose2dPlan> make_conv_transpose2d_plan(const ConvTranspose2dParams& p);
 std::unique_ptr<GemmPlan> make_gemm_plan(int64_t m, int64_t n, int64_t k);
 }  // namespace avx2
 
 namespace avx512 {
-std::unique_ptr<Conv2dPlan> make_conv2d_plan(const Conv2dParams& p);
+std::unique_ptr<Conv2dPlan> make_conv2d_plan(const Conv2dParams& p, ConvAlgo algo);
 std::unique_ptr<ConvTranspose2dPlan> make_conv_transpose2d_plan(const ConvTranspose2dParams& p);
 std::unique_ptr<GemmPlan> make_gemm_plan(int64_t m, int64_t n, int64_t k);
 }  // namespace avx512

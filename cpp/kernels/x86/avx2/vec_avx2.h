@@ -23,6 +23,7 @@ struct Vec {
   static constexpr int64_t KC = 256;
   static constexpr const char* kGemmName = "f32_gemm_6x16__avx2";
   static constexpr const char* kDirectName = "f32_conv2d_direct_6x16__avx2";
+  static constexpr const char* kWinogradName = "f32_conv2d_winograd_6x16__avx2";
   static constexpr const char* kDwName = "f32_dwconv2d_1x8__avx2";
 
   static V zero() { return _mm256_setzero_ps(); }

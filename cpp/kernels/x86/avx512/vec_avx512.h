@@ -24,6 +24,7 @@ struct Vec {
   static constexpr int64_t KC = 1024;
   static constexpr const char* kGemmName = "f32_gemm_14x32__avx512";
   static constexpr const char* kDirectName = "f32_conv2d_direct_14x32__avx512";
+  static constexpr const char* kWinogradName = "f32_conv2d_winograd_14x32__avx512";
   static constexpr const char* kDwName = "f32_dwconv2d_1x16__avx512";
 
   static V zero() { return _mm512_setzero_ps(); }
