@@ -22,7 +22,7 @@ const { randTensor, normError } = require(${JSON.stringify(path.join(root, 'test
     ['FCN-8s', f.models.fcn({ variant: '8s', widthMultiplier: 1 / 16, numClasses: 5, seed: 3 }), [1, 3, 70, 54]],
     ['U-Net valid', f.models.unet({ inChannels: 2, numClasses: 3, levels: 3, baseChannels: 8, seed: 4 }), [1, 2, 92, 92]],
     ['U-Net same + BN', f.models.unet({ inChannels: 3, numClasses: 4, levels: 3, baseChannels: 8, padding: 'same', batchNorm: true, seed: 5 }), [2, 3, 40, 48]],
-    // Wide enough for the Winograd path (128 -> 256 -> 256 at 64x64): its workspace is in the arena too.
+    // Wide enough for the Winograd path (>= 64 channels at 64x64): its workspace is in the arena too.
     ['wide one-level U-Net', f.models.unet({ inChannels: 128, numClasses: 3, levels: 1, baseChannels: 256, padding: 'same', seed: 6 }), [1, 128, 64, 64]],
   ];
   for (const [name, model, shape] of cases) {

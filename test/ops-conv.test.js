@@ -21,7 +21,7 @@ const convCases = [
   { n: 1, c: 3, h: 23, w: 23, oc: 5, k: [7, 7], stride: [1, 1], dil: [1, 1], pads: [0, 0, 0, 0], groups: 1 },
   { n: 1, c: 2, h: 40, w: 40, oc: 3, k: [3, 3], stride: [1, 1], dil: [1, 1], pads: [100, 100, 100, 100], groups: 1 },
   { n: 1, c: 20, h: 16, w: 16, oc: 40, k: [3, 3], stride: [1, 1], dil: [1, 1], pads: [1, 1, 1, 1], groups: 1 },
-  // Big enough for the Winograd F(2x2, 3x3) path (>= 128 x 256 channels, >= 64 x 64 output):
+  // Big enough for the Winograd F(2x2, 3x3) path (>= 64 channels each side, >= 64 x 64 output):
   // odd output size, asymmetric padding.
   { n: 1, c: 128, h: 67, w: 65, oc: 256, k: [3, 3], stride: [1, 1], dil: [1, 1], pads: [1, 0, 2, 1], groups: 1 },
 ];

@@ -559,7 +559,7 @@ void run_all() {
       {1, 16, 8, 8, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "M = 100, split across threads"},
       {1, 2, 7, 7, 3, 11, 11, 1, 1, 1, 1, 5, 5, 5, 5, 1, true, false, "11x11 on 7x7"},
       {1, 6, 4, 50, 5, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, false, true, "1x3, no bias, relu"},
-      {1, 64, 64, 64, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "3x3 64ch at 64x64"},
+      {1, 64, 64, 63, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "3x3 64ch at 64x63 (direct: under Winograd's 4096 pixels)"},
       {1, 5, 9, 11, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "NaN input, im2col", true},
       {1, 9, 9, 11, 7, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, true, "NaN input, pointwise", true},
       {1, 9, 9, 11, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 9, true, true, "NaN input, depthwise", true},
@@ -589,8 +589,8 @@ void run_all() {
       {1, 5, 9, 32, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "NaN input, direct", true},
   };
   for (const ConvCase& c : convs) test_conv(c);
-  // The Winograd F(2x2, 3x3) path, forced (by default it takes only big layers: >= 128 x 256
-  // channels, >= 64 x 64 pixels): odd output sizes (half tiles), padding of every shape,
+  // The Winograd F(2x2, 3x3) path, forced (by default it takes only layers with >= 64 channels
+  // each side and >= 64 x 64 output pixels): odd output sizes (half tiles), padding of every shape,
   // batches, K blocks at every KC, M tails, NaN; and that the default picks it for a big layer.
   const ConvCase winograds[] = {
       {1, 16, 9, 11, 30, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "odd output, M tail"},
