@@ -45,14 +45,14 @@ struct PlanState {
   std::unique_ptr<fcn::Plan> plan;
 };
 
-// An abort request shared by a token and the runs it was given to: abort() sets each run's own
+// An abort request shared by a token and the runs it was given to: cancel() sets each run's own
 // flag, the same flag the environment's RunRegistry sets at teardown, so ops watch one atomic.
 struct TokenState {
   std::mutex mu;
   bool aborted = false;
   std::set<AbortFlag> runs;
 
-  void abort() {
+  void cancel() {
     std::lock_guard<std::mutex> lock(mu);
     aborted = true;
     for (const AbortFlag& f : runs) f->store(true);
@@ -170,7 +170,7 @@ class AbortTokenWrap : public Napi::ObjectWrap<AbortTokenWrap> {
 
  private:
   Napi::Value Abort(const Napi::CallbackInfo& info) {
-    state_->abort();
+    state_->cancel();
     return info.Env().Undefined();
   }
   Napi::Value Aborted(const Napi::CallbackInfo& info) {

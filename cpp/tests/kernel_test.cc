@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <memory>
 #include <random>
 #include <string>
@@ -40,10 +41,7 @@ class GuardedBuffer {
     const size_t body = (bytes_ + page_ - 1) / page_ * page_;
     map_bytes_ = body + page_;
     void* m = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) {
-      std::fprintf(stderr, "kernel_test: mmap of %zu bytes failed\n", map_bytes_);
-      std::exit(2);
-    }
+    if (m == MAP_FAILED) throw std::bad_alloc();  // main() reports it
     map_ = static_cast<char*>(m);
     mprotect(map_ + body, page_, PROT_NONE);
     data_ = map_ + body - bytes_;
@@ -684,7 +682,12 @@ int main(int argc, char** argv) {
   signal(SIGSEGV, fcn::on_fault);
   signal(SIGBUS, fcn::on_fault);
   const auto t0 = std::chrono::steady_clock::now();
-  fcn::run_all();
+  try {
+    fcn::run_all();
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "kernel_test: out of memory in %s\n", fcn::g_current);
+    return 2;
+  }
   const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("kernel_test: took %.1f s\n", sec);
   std::printf("kernel_test: %d passed, %d failed\n", fcn::g_passed, fcn::g_failed);
