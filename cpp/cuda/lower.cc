@@ -12,6 +12,7 @@
 #include "cuda/step_math.h"
 #include "graph/planner.h"
 #include "ops/op.h"
+#include "ops/resize.h"
 
 namespace fcn {
 namespace cuda {
@@ -147,62 +148,6 @@ void prepare_deconv(const float* w, const Shape& ws, const ConvAttrs& a, const C
               for (int64_t n = 0; n < og; ++n) row[n] = src[n * kh * kw];
             }
     }
-}
-
-// ---- resize taps (cpp/ops/resize.cc, float32 arithmetic and all) -----------------------
-
-enum class Coord { kHalfPixel, kAlignCorners, kAsymmetric, kPytorchHalfPixel };
-enum class Rounding { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
-
-float source_coordinate(Coord c, int64_t o, float scale, int64_t in_len, int64_t out_len) {
-  const float x = static_cast<float>(o);
-  switch (c) {
-    case Coord::kAsymmetric: return x / scale;
-    case Coord::kPytorchHalfPixel: return out_len > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
-    case Coord::kAlignCorners:
-      return out_len == 1 ? 0.0f : x * static_cast<float>(in_len - 1) / static_cast<float>(out_len - 1);
-    case Coord::kHalfPixel:
-    default: return (x + 0.5f) / scale - 0.5f;
-  }
-}
-
-int64_t nearest_index(Rounding r, float x) {
-  const float f = std::floor(x);
-  const float frac = x - f;
-  const bool tie = std::fabs(frac - 0.5f) <= 1e-6f;
-  switch (r) {
-    case Rounding::kFloor: return static_cast<int64_t>(f);
-    case Rounding::kCeil: return static_cast<int64_t>(std::ceil(x));
-    case Rounding::kRoundPreferCeil: return static_cast<int64_t>(tie || frac > 0.5f ? f + 1 : f);
-    case Rounding::kRoundPreferFloor:
-    default: return static_cast<int64_t>(!tie && frac > 0.5f ? f + 1 : f);
-  }
-}
-
-void fill_taps(fcnkit_cuda_resize_tap* taps, bool nearest, Coord coord, Rounding rounding, int64_t in_len,
-               int64_t out_len, float s) {
-  const float last = static_cast<float>(in_len - 1);
-  for (int64_t o = 0; o < out_len; ++o) {
-    fcnkit_cuda_resize_tap& t = taps[o];
-    const float src = s == 1.0f ? static_cast<float>(o) : source_coordinate(coord, o, s, in_len, out_len);
-    if (nearest) {
-      t.i0 = std::min(std::max<int64_t>(nearest_index(rounding, src), 0), in_len - 1);
-      t.i1 = t.i0;
-      t.w0 = 1.f;
-      t.w1 = 0.f;
-      continue;
-    }
-    const float c = std::max(0.0f, std::min(src, last));
-    t.i0 = std::min(static_cast<int64_t>(c), in_len - 1);
-    t.i1 = std::min(t.i0 + 1, in_len - 1);
-    if (t.i0 == t.i1) {
-      t.w0 = 1.f;
-      t.w1 = 0.f;
-    } else {
-      t.w1 = c - static_cast<float>(t.i0);
-      t.w0 = static_cast<float>(t.i1) - c;
-    }
-  }
 }
 
 // ---- strided index spaces ----------------------------------------------------------------
@@ -658,40 +603,25 @@ Status Lowering::node(int index) {
     return Status::OK();
   }
   if (t == "resize") {
+    // The CPU op's own attrs reading and sampling tables: both devices read the same pixels.
     const Shape& xs = val(in[0]).shape;
-    std::string mode, coord_s, nearest_s;
-    FCN_RETURN_IF_ERROR(n.attrs.get_string(who, "mode", "bilinear", &mode));
-    FCN_RETURN_IF_ERROR(n.attrs.get_string(who, "coordinate", "half_pixel", &coord_s));
-    FCN_RETURN_IF_ERROR(n.attrs.get_string(who, "nearestMode", "round_prefer_floor", &nearest_s));
-    const Coord coord = coord_s == "align_corners" ? Coord::kAlignCorners
-                        : coord_s == "asymmetric"  ? Coord::kAsymmetric
-                        : coord_s == "pytorch_half_pixel" ? Coord::kPytorchHalfPixel
-                                                          : Coord::kHalfPixel;
-    const Rounding rounding = nearest_s == "round_prefer_ceil" ? Rounding::kRoundPreferCeil
-                              : nearest_s == "floor"           ? Rounding::kFloor
-                              : nearest_s == "ceil"            ? Rounding::kCeil
-                                                               : Rounding::kRoundPreferFloor;
-    const bool nearest = mode == "nearest";
-    float axis_scale[2];
-    if (n.attrs.has("size")) {
-      for (int a = 0; a < 2; ++a) axis_scale[a] = static_cast<float>(ys[2 + a]) / static_cast<float>(xs[2 + a]);
-    } else {
-      std::vector<double> s;
-      FCN_RETURN_IF_ERROR(n.attrs.get_floats(who, "scale", {}, &s));
-      if (s.size() == 1) s.push_back(s[0]);
-      for (int a = 0; a < 2; ++a) axis_scale[a] = static_cast<float>(s[a]);
-    }
+    ResizeAttrs ra;
+    FCN_RETURN_IF_ERROR(parse_resize_attrs(n.attrs, who, &ra));
+    ResizeGeometry g;
+    std::vector<ResizeTap> taps;
+    FCN_RETURN_IF_ERROR(resize_geometry(ra, who, xs, &g, &taps));
+    if (g.out_h != ys[2] || g.out_w != ys[3])
+      return error(Code::kBadModel, who, ": resize output ", g.out_h, "x", g.out_w, " differs from the plan's ", shape_str(ys));
+    static_assert(sizeof(ResizeTap) == sizeof(fcnkit_cuda_resize_tap), "one tap layout on both sides");
     fcnkit_cuda_params p = zero_params();
     fcnkit_cuda_resize_params& q = p.resize;
     q.planes = xs[0] * xs[1];
     q.in_h = xs[2]; q.in_w = xs[3]; q.out_h = ys[2]; q.out_w = ys[3];
-    q.nearest = nearest;
-    q.copy = ys[2] == xs[2] && ys[3] == xs[3];
-    if (q.copy) axis_scale[0] = axis_scale[1] = 1.0f;
-    std::vector<fcnkit_cuda_resize_tap> taps(static_cast<size_t>(ys[2] + ys[3]));
-    fill_taps(taps.data(), nearest, coord, rounding, xs[2], ys[2], axis_scale[0]);
-    fill_taps(taps.data() + ys[2], nearest, coord, rounding, xs[3], ys[3], axis_scale[1]);
-    const int tab = add_blob(taps.data(), taps.size() * sizeof(fcnkit_cuda_resize_tap));
+    q.nearest = ra.nearest;
+    q.copy = g.copy;
+    std::vector<fcnkit_cuda_resize_tap> dev(taps.size());
+    for (size_t i = 0; i < taps.size(); ++i) dev[i] = {taps[i].i0, taps[i].i1, taps[i].w0, taps[i].w1};
+    const int tab = add_blob(dev.data(), dev.size() * sizeof(fcnkit_cuda_resize_tap));
     add_step(FCNKIT_CUDA_OP_RESIZE, {in[0], tab}, out, p, who);
     return Status::OK();
   }

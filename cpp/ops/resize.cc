@@ -18,59 +18,68 @@
 #include <cmath>
 #include <cstring>
 
-#include "ops/op.h"
+#include "ops/resize.h"
 
 namespace fcn {
 
 namespace {
 
-enum class Interp { kNearest, kBilinear };
-enum class Coord { kHalfPixel, kAlignCorners, kAsymmetric, kPytorchHalfPixel };
-enum class Rounding { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
-
-float source_coordinate(Coord c, int64_t o, float scale, int64_t in_len, int64_t out_len) {
+float source_coordinate(ResizeCoord c, int64_t o, float scale, int64_t in_len, int64_t out_len) {
   const float x = static_cast<float>(o);
   switch (c) {
-    case Coord::kAsymmetric:
+    case ResizeCoord::kAsymmetric:
       return x / scale;
-    case Coord::kPytorchHalfPixel:
+    case ResizeCoord::kPytorchHalfPixel:
       return out_len > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
-    case Coord::kAlignCorners:
+    case ResizeCoord::kAlignCorners:
       return out_len == 1 ? 0.0f : x * static_cast<float>(in_len - 1) / static_cast<float>(out_len - 1);
-    case Coord::kHalfPixel:
+    case ResizeCoord::kHalfPixel:
     default:
       return (x + 0.5f) / scale - 0.5f;
   }
 }
 
-int64_t nearest_index(Rounding r, float x) {
+int64_t nearest_index(ResizeRounding r, float x) {
   const float f = std::floor(x);
   const float frac = x - f;
   const bool tie = std::fabs(frac - 0.5f) <= 1e-6f;
   switch (r) {
-    case Rounding::kFloor: return static_cast<int64_t>(f);
-    case Rounding::kCeil: return static_cast<int64_t>(std::ceil(x));
-    case Rounding::kRoundPreferCeil: return static_cast<int64_t>(tie || frac > 0.5f ? f + 1 : f);
-    case Rounding::kRoundPreferFloor:
+    case ResizeRounding::kFloor: return static_cast<int64_t>(f);
+    case ResizeRounding::kCeil: return static_cast<int64_t>(std::ceil(x));
+    case ResizeRounding::kRoundPreferCeil: return static_cast<int64_t>(tie || frac > 0.5f ? f + 1 : f);
+    case ResizeRounding::kRoundPreferFloor:
     default: return static_cast<int64_t>(!tie && frac > 0.5f ? f + 1 : f);
   }
 }
 
-// Per-axis table entry: output index o reads inputs i0 and i1 with weights w0 and w1
-// (nearest: i0 only, w0 = 1).
-struct Tap {
-  int64_t i0, i1;
-  float w0, w1;
-};
+void fill_taps(const ResizeAttrs& a, ResizeTap* taps, int64_t in_len, int64_t out_len, float s) {
+  const float last = static_cast<float>(in_len - 1);
+  for (int64_t o = 0; o < out_len; ++o) {
+    ResizeTap& t = taps[o];
+    const float src = s == 1.0f ? static_cast<float>(o) : source_coordinate(a.coord, o, s, in_len, out_len);
+    if (a.nearest) {
+      t.i0 = std::min(std::max<int64_t>(nearest_index(a.rounding, src), 0), in_len - 1);
+      t.i1 = t.i0;
+      t.w0 = 1.f;
+      t.w1 = 0.f;
+      continue;
+    }
+    const float c = std::max(0.0f, std::min(src, last));
+    t.i0 = std::min(static_cast<int64_t>(c), in_len - 1);
+    t.i1 = std::min(t.i0 + 1, in_len - 1);
+    if (t.i0 == t.i1) {
+      t.w0 = 1.f;
+      t.w1 = 0.f;
+    } else {
+      t.w1 = c - static_cast<float>(t.i0);
+      t.w0 = static_cast<float>(t.i1) - c;
+    }
+  }
+}
 
 class ResizeOp : public Op {
  public:
-  bool has_size = false;
-  int64_t size[2] = {0, 0};
-  float scale[2] = {0.f, 0.f};
-  Interp interp = Interp::kBilinear;
-  Coord coord = Coord::kHalfPixel;
-  Rounding rounding = Rounding::kRoundPreferFloor;
+  ResizeAttrs attrs;
 
   Status setup(const std::vector<TensorDesc>& in, std::vector<TensorDesc>* out) override {
     const std::string& who = label();
@@ -78,52 +87,23 @@ class ResizeOp : public Op {
     FCN_RETURN_IF_ERROR(expect_f32(who, "input", in[0]));
     FCN_RETURN_IF_ERROR(expect_rank(who, "input [N, C, H, W]", in[0], 4));
     const Shape& xs = in[0].shape;
-    if (xs[2] < 1 || xs[3] < 1)
-      return error(Code::kInvalidArgument, who, ": cannot resize an empty image, input ", shape_str(xs));
-    int64_t out_hw[2];
-    float axis_scale[2];
-    for (int a = 0; a < 2; ++a) {
-      const int64_t len = xs[2 + a];
-      if (has_size) {
-        out_hw[a] = size[a];
-        axis_scale[a] = static_cast<float>(size[a]) / static_cast<float>(len);
-      } else {
-        const float prod = scale[a] * static_cast<float>(len);
-        if (!(prod < 4.0e18f))
-          return error(Code::kTooLarge, who, ": input ", shape_str(xs), " scaled by ", scale[a],
-                       " gives an output beyond 2^32 elements");
-        out_hw[a] = static_cast<int64_t>(prod);
-        axis_scale[a] = scale[a];
-        if (out_hw[a] < 1)
-          return error(Code::kInvalidArgument, who, ": input ", shape_str(xs), " scaled by ", scale[a],
-                       " gives an empty output (", a == 0 ? "height" : "width", " 0)");
-      }
-    }
-    TensorDesc y;
-    y.shape = {xs[0], xs[1], out_hw[0], out_hw[1]};
-    int64_t count;
-    FCN_RETURN_IF_ERROR(checked_numel(y.shape, who.c_str(), &count));
+    ResizeGeometry g;
+    FCN_RETURN_IF_ERROR(resize_geometry(attrs, who, xs, &g, &taps_));
     in_h_ = xs[2];
     in_w_ = xs[3];
-    out_h_ = out_hw[0];
-    out_w_ = out_hw[1];
+    out_h_ = g.out_h;
+    out_w_ = g.out_w;
     planes_ = xs[0] * xs[1];
-    if (!taps_.allocate(size_t(out_h_ + out_w_) * sizeof(Tap)))
-      return error(Code::kOutOfMemory, who, ": cannot allocate resize tables for output ", shape_str(y.shape));
-    copy_ = out_h_ == in_h_ && out_w_ == in_w_;
-    if (copy_) axis_scale[0] = axis_scale[1] = 1.0f;
-    Tap* taps = static_cast<Tap*>(taps_.data());
-    fill_taps(taps, in_h_, out_h_, axis_scale[0]);
-    fill_taps(taps + out_h_, in_w_, out_w_, axis_scale[1]);
-    out->assign(1, y);
+    copy_ = g.copy;
+    out->assign(1, TensorDesc{DType::kF32, {xs[0], xs[1], g.out_h, g.out_w}, nullptr});
     return Status::OK();
   }
 
   Status run(const RunControl& rc, const std::vector<Tensor>& in, const std::vector<Tensor>& out,
              void* workspace) const override {
     if (planes_ == 0) return Status::OK();
-    const Tap* ty = static_cast<const Tap*>(taps_.data());
-    const Tap* tx = ty + out_h_;
+    const ResizeTap* ty = taps_.data();
+    const ResizeTap* tx = ty + out_h_;
     // Items are blocks of output rows (never crossing a plane), enough to balance the threads.
     const int64_t total_rows = planes_ * out_h_;
     const int threads = rc.pool->threads_for(total_rows, rc.max_threads);
@@ -133,7 +113,7 @@ class ResizeOp : public Op {
     const float* x = in[0].f32();
     float* y = out[0].f32();
     const int64_t in_plane = in_h_ * in_w_, out_plane = out_h_ * out_w_, ow = out_w_, iw = in_w_;
-    const bool nearest = interp == Interp::kNearest;
+    const bool nearest = attrs.nearest;
     if (copy_) {
       rc.pool->parallel_for(planes_ * items_per_plane, rc.max_threads, [&](int64_t item, int) {
         if (rc.aborted()) return;
@@ -153,7 +133,7 @@ class ResizeOp : public Op {
       const float* xp = x + p * in_plane;
       for (int64_t r = r0; r < r1; ++r) {
         float* yr = y + p * out_plane + r * ow;
-        const Tap& t = ty[r];
+        const ResizeTap& t = ty[r];
         const float* a = xp + t.i0 * iw;
         if (nearest) {
           for (int64_t c = 0; c < ow; ++c) yr[c] = a[tx[c].i0];
@@ -162,7 +142,7 @@ class ResizeOp : public Op {
         const float* b = xp + t.i1 * iw;
         const float v0 = t.w0, v1 = t.w1;
         for (int64_t c = 0; c < ow; ++c) {
-          const Tap& u = tx[c];
+          const ResizeTap& u = tx[c];
           yr[c] = v0 * (u.w0 * a[u.i0] + u.w1 * a[u.i1]) + v1 * (u.w0 * b[u.i0] + u.w1 * b[u.i1]);
         }
       }
@@ -172,40 +152,14 @@ class ResizeOp : public Op {
   }
 
  private:
-  void fill_taps(Tap* taps, int64_t in_len, int64_t out_len, float s) const {
-    const float last = static_cast<float>(in_len - 1);
-    for (int64_t o = 0; o < out_len; ++o) {
-      Tap& t = taps[o];
-      const float src = s == 1.0f ? static_cast<float>(o) : source_coordinate(coord, o, s, in_len, out_len);
-      if (interp == Interp::kNearest) {
-        t.i0 = std::min(std::max<int64_t>(nearest_index(rounding, src), 0), in_len - 1);
-        t.i1 = t.i0;
-        t.w0 = 1.f;
-        t.w1 = 0.f;
-        continue;
-      }
-      const float c = std::max(0.0f, std::min(src, last));
-      t.i0 = std::min(static_cast<int64_t>(c), in_len - 1);
-      t.i1 = std::min(t.i0 + 1, in_len - 1);
-      if (t.i0 == t.i1) {
-        t.w0 = 1.f;
-        t.w1 = 0.f;
-      } else {
-        t.w1 = c - static_cast<float>(t.i0);
-        t.w0 = static_cast<float>(t.i1) - c;
-      }
-    }
-  }
-
   int64_t in_h_ = 0, in_w_ = 0, out_h_ = 0, out_w_ = 0, planes_ = 0;
   bool copy_ = false;
-  AlignedBuffer taps_;
+  std::vector<ResizeTap> taps_;  // out_h_ rows, then out_w_ columns
 };
 
 }  // namespace
 
-Status make_resize_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
-  auto op = std::make_unique<ResizeOp>();
+Status parse_resize_attrs(const Attrs& a, const std::string& who, ResizeAttrs* op) {
   const bool has_size = a.has("size"), has_scale = a.has("scale");
   if (has_size == has_scale)
     return error(Code::kInvalidArgument, who, ": give exactly one of 'size' and 'scale'");
@@ -240,23 +194,64 @@ Status make_resize_op(const Attrs& a, const std::string& who, std::unique_ptr<Op
   FCN_RETURN_IF_ERROR(a.get_string(who, "mode", "bilinear", &mode));
   FCN_RETURN_IF_ERROR(a.get_string(who, "coordinate", "half_pixel", &coord));
   FCN_RETURN_IF_ERROR(a.get_string(who, "nearestMode", "round_prefer_floor", &nearest));
-  if (mode == "nearest") op->interp = Interp::kNearest;
-  else if (mode == "bilinear") op->interp = Interp::kBilinear;
+  if (mode == "nearest") op->nearest = true;
+  else if (mode == "bilinear") op->nearest = false;
   else return error(Code::kInvalidArgument, who, ": mode '", mode, "' is not one of nearest, bilinear");
-  if (coord == "half_pixel") op->coord = Coord::kHalfPixel;
-  else if (coord == "align_corners") op->coord = Coord::kAlignCorners;
-  else if (coord == "asymmetric") op->coord = Coord::kAsymmetric;
-  else if (coord == "pytorch_half_pixel") op->coord = Coord::kPytorchHalfPixel;
+  if (coord == "half_pixel") op->coord = ResizeCoord::kHalfPixel;
+  else if (coord == "align_corners") op->coord = ResizeCoord::kAlignCorners;
+  else if (coord == "asymmetric") op->coord = ResizeCoord::kAsymmetric;
+  else if (coord == "pytorch_half_pixel") op->coord = ResizeCoord::kPytorchHalfPixel;
   else
     return error(Code::kInvalidArgument, who, ": coordinate '", coord,
                  "' is not one of half_pixel, align_corners, asymmetric, pytorch_half_pixel");
-  if (nearest == "round_prefer_floor") op->rounding = Rounding::kRoundPreferFloor;
-  else if (nearest == "round_prefer_ceil") op->rounding = Rounding::kRoundPreferCeil;
-  else if (nearest == "floor") op->rounding = Rounding::kFloor;
-  else if (nearest == "ceil") op->rounding = Rounding::kCeil;
+  if (nearest == "round_prefer_floor") op->rounding = ResizeRounding::kRoundPreferFloor;
+  else if (nearest == "round_prefer_ceil") op->rounding = ResizeRounding::kRoundPreferCeil;
+  else if (nearest == "floor") op->rounding = ResizeRounding::kFloor;
+  else if (nearest == "ceil") op->rounding = ResizeRounding::kCeil;
   else
     return error(Code::kInvalidArgument, who, ": nearestMode '", nearest,
                  "' is not one of round_prefer_floor, round_prefer_ceil, floor, ceil");
+  return Status::OK();
+}
+
+Status resize_geometry(const ResizeAttrs& a, const std::string& who, const Shape& xs, ResizeGeometry* g,
+                       std::vector<ResizeTap>* taps) {
+  if (xs.size() != 4 || xs[2] < 1 || xs[3] < 1)
+    return error(Code::kInvalidArgument, who, ": cannot resize an empty image, input ", shape_str(xs));
+  int64_t out_hw[2];
+  float axis_scale[2];
+  for (int k = 0; k < 2; ++k) {
+    const int64_t len = xs[2 + k];
+    if (a.has_size) {
+      out_hw[k] = a.size[k];
+      axis_scale[k] = static_cast<float>(a.size[k]) / static_cast<float>(len);
+    } else {
+      const float prod = a.scale[k] * static_cast<float>(len);
+      if (!(prod < 4.0e18f))
+        return error(Code::kTooLarge, who, ": input ", shape_str(xs), " scaled by ", a.scale[k],
+                     " gives an output beyond 2^32 elements");
+      out_hw[k] = static_cast<int64_t>(prod);
+      axis_scale[k] = a.scale[k];
+      if (out_hw[k] < 1)
+        return error(Code::kInvalidArgument, who, ": input ", shape_str(xs), " scaled by ", a.scale[k],
+                     " gives an empty output (", k == 0 ? "height" : "width", " 0)");
+    }
+  }
+  int64_t count;
+  FCN_RETURN_IF_ERROR(checked_numel(Shape{xs[0], xs[1], out_hw[0], out_hw[1]}, who.c_str(), &count));
+  g->out_h = out_hw[0];
+  g->out_w = out_hw[1];
+  g->copy = out_hw[0] == xs[2] && out_hw[1] == xs[3];
+  if (g->copy) axis_scale[0] = axis_scale[1] = 1.0f;
+  taps->resize(size_t(out_hw[0] + out_hw[1]));
+  fill_taps(a, taps->data(), xs[2], out_hw[0], axis_scale[0]);
+  fill_taps(a, taps->data() + out_hw[0], xs[3], out_hw[1], axis_scale[1]);
+  return Status::OK();
+}
+
+Status make_resize_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
+  auto op = std::make_unique<ResizeOp>();
+  FCN_RETURN_IF_ERROR(parse_resize_attrs(a, who, &op->attrs));
   *out = std::move(op);
   return Status::OK();
 }
