@@ -629,13 +629,12 @@ Status Lowering::node(int index) {
     const Shape& xs = val(in[0]).shape;
     int64_t axis;
     FCN_RETURN_IF_ERROR(n.attrs.get_int(who, "axis", 1, &axis));
-    const int64_t rank = static_cast<int64_t>(xs.size());
-    if (axis < 0) axis += rank;
+    AxisSplit sp;
+    FCN_RETURN_IF_ERROR(split_axis(who, t.c_str(), xs, axis, &sp));
     fcnkit_cuda_params p = zero_params();
-    p.axis.outer = p.axis.inner = 1;
-    for (int64_t d = 0; d < axis; ++d) p.axis.outer *= xs[d];
-    for (int64_t d = axis + 1; d < rank; ++d) p.axis.inner *= xs[d];
-    p.axis.n = xs[axis];
+    p.axis.outer = sp.outer;
+    p.axis.n = sp.n;
+    p.axis.inner = sp.inner;
     if (numel(xs) == 0) return Status::OK();
     add_step(t == "softmax" ? FCNKIT_CUDA_OP_SOFTMAX : FCNKIT_CUDA_OP_ARGMAX, {in[0]}, out, p, who);
     return Status::OK();

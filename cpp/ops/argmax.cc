@@ -24,22 +24,17 @@ class ArgmaxOp : public Op {
     FCN_RETURN_IF_ERROR(expect_inputs(who, in, 1, 1));
     FCN_RETURN_IF_ERROR(expect_f32(who, "input", in[0]));
     const Shape& xs = in[0].shape;
-    const int64_t rank = static_cast<int64_t>(xs.size());
-    if (rank < 1)
-      return error(Code::kInvalidArgument, who, ": argmax needs an input of rank >= 1, got a scalar");
-    if (axis < -rank || axis >= rank)
-      return error(Code::kInvalidArgument, who, ": axis ", axis, " is out of range for input ", shape_str(xs),
-                   " (rank ", rank, ")");
-    const int64_t ax = axis < 0 ? axis + rank : axis;
-    n_ = xs[ax];
+    AxisSplit sp;
+    FCN_RETURN_IF_ERROR(split_axis(who, "argmax", xs, axis, &sp));
+    const int64_t ax = sp.axis;
+    outer_ = sp.outer;
+    n_ = sp.n;
+    inner_ = sp.inner;
     if (n_ < 1)
       return error(Code::kInvalidArgument, who, ": cannot take argmax over axis ", ax, " of size 0 in input ",
                    shape_str(xs));
     if (n_ > INT32_MAX)
       return error(Code::kTooLarge, who, ": axis ", ax, " of input ", shape_str(xs), " is too long for int32 indices");
-    outer_ = inner_ = 1;
-    for (int64_t i = 0; i < ax; ++i) outer_ *= xs[i];
-    for (int64_t i = ax + 1; i < rank; ++i) inner_ *= xs[i];
     TensorDesc y;
     y.dtype = DType::kI32;
     y.shape = xs;

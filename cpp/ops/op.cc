@@ -100,6 +100,21 @@ Status expect_rank(const std::string& who, const char* what, const TensorDesc& t
   return Status::OK();
 }
 
+Status split_axis(const std::string& who, const char* op, const Shape& xs, int64_t axis, AxisSplit* out) {
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  if (rank < 1) return error(Code::kInvalidArgument, who, ": ", op, " needs an input of rank >= 1, got a scalar");
+  if (axis < -rank || axis >= rank)
+    return error(Code::kInvalidArgument, who, ": axis ", axis, " is out of range for input ", shape_str(xs),
+                 " (rank ", rank, ")");
+  AxisSplit s;
+  s.axis = axis < 0 ? axis + rank : axis;
+  for (int64_t i = 0; i < s.axis; ++i) s.outer *= xs[i];
+  for (int64_t i = s.axis + 1; i < rank; ++i) s.inner *= xs[i];
+  s.n = xs[s.axis];
+  *out = s;
+  return Status::OK();
+}
+
 Status expect_f32(const std::string& who, const char* what, const TensorDesc& t) {
   if (t.dtype != DType::kF32)
     return error(Code::kInvalidArgument, who, ": expected ", what, " of dtype float32 but received ",

@@ -68,6 +68,13 @@ std::vector<std::string> op_types();
 // Helpers for op implementations.
 Status expect_inputs(const std::string& who, const std::vector<TensorDesc>& in, size_t min, size_t max);
 Status expect_rank(const std::string& who, const char* what, const TensorDesc& t, size_t rank);
+
+// An op along one axis of xs (softmax, argmax): the axis (negative counts from the end) checked
+// against the rank, and the shape seen as [outer, n, inner].
+struct AxisSplit {
+  int64_t axis = 0, outer = 1, n = 1, inner = 1;
+};
+Status split_axis(const std::string& who, const char* op, const Shape& xs, int64_t axis, AxisSplit* out);
 Status expect_f32(const std::string& who, const char* what, const TensorDesc& t);
 
 // [h, w] from a 1- or 2-element attribute (a number applies to both axes).
