@@ -1,4 +1,8 @@
-// add / mul with numpy broadcasting: a [...], b [...] -> y [broadcast shape], up to 8 dims.
+// add, mul, sub, div and prelu with numpy broadcasting: a [...], b [...] -> y [broadcast shape],
+// up to 8 dims (ONNX Add, Mul, Sub, Div, PRelu).
+//   div(a, b) = a / b (IEEE: x / 0 is +-inf or NaN);
+//   prelu(x, slope) = x < 0 ? slope * x : x, slope broadcast to x's shape (ONNX's
+//   unidirectional broadcasting: the output always has x's shape).
 #include <algorithm>
 #include <cstring>
 
@@ -12,13 +16,22 @@ namespace {
 constexpr int kMaxRank = 8;
 constexpr int64_t kChunkElems = int64_t(1) << 16;
 
-enum class BinaryKind { kAdd, kMul };
+enum class BinaryKind { kAdd, kMul, kSub, kDiv, kPrelu };
 
 struct Add {
   float operator()(float a, float b) const { return a + b; }
 };
 struct Mul {
   float operator()(float a, float b) const { return a * b; }
+};
+struct Sub {
+  float operator()(float a, float b) const { return a - b; }
+};
+struct Div {
+  float operator()(float a, float b) const { return a / b; }
+};
+struct Prelu {
+  float operator()(float x, float s) const { return x < 0.f ? s * x : x; }
 };
 
 // y[0, n) = a op b, where an operand with step 0 is one value repeated.
@@ -42,8 +55,9 @@ class BinaryOp : public Op {
   Status setup(const std::vector<TensorDesc>& in, std::vector<TensorDesc>* out) override {
     const std::string& who = label();
     FCN_RETURN_IF_ERROR(expect_inputs(who, in, 2, 2));
-    FCN_RETURN_IF_ERROR(expect_f32(who, "a", in[0]));
-    FCN_RETURN_IF_ERROR(expect_f32(who, "b", in[1]));
+    const bool prelu = kind == BinaryKind::kPrelu;
+    FCN_RETURN_IF_ERROR(expect_f32(who, prelu ? "input" : "a", in[0]));
+    FCN_RETURN_IF_ERROR(expect_f32(who, prelu ? "slope" : "b", in[1]));
     const Shape& as = in[0].shape;
     const Shape& bs = in[1].shape;
     if (as.size() > kMaxRank || bs.size() > kMaxRank)
@@ -62,6 +76,9 @@ class BinaryOp : public Op {
                      " cannot be broadcast");
       ys[i] = ap[i] == 1 ? bp[i] : ap[i];
     }
+    if (prelu && ys != as)
+      return error(Code::kShapeMismatch, who, ": slope ", shape_str(bs), " must broadcast to the input's shape ",
+                   shape_str(as));
     FCN_RETURN_IF_ERROR(checked_numel(ys, who.c_str(), &count));
     plan(ap, bp, ys);
     TensorDesc y;
@@ -72,8 +89,17 @@ class BinaryOp : public Op {
 
   Status run(const RunControl& rc, const std::vector<Tensor>& in, const std::vector<Tensor>& out,
              void* workspace) const override {
-    bool ok = kind == BinaryKind::kAdd ? compute(rc, Add{}, in[0].f32(), in[1].f32(), out[0].f32())
-                                       : compute(rc, Mul{}, in[0].f32(), in[1].f32(), out[0].f32());
+    const float* a = in[0].f32();
+    const float* b = in[1].f32();
+    float* y = out[0].f32();
+    bool ok = true;
+    switch (kind) {
+      case BinaryKind::kAdd: ok = compute(rc, Add{}, a, b, y); break;
+      case BinaryKind::kMul: ok = compute(rc, Mul{}, a, b, y); break;
+      case BinaryKind::kSub: ok = compute(rc, Sub{}, a, b, y); break;
+      case BinaryKind::kDiv: ok = compute(rc, Div{}, a, b, y); break;
+      case BinaryKind::kPrelu: ok = compute(rc, Prelu{}, a, b, y); break;
+    }
     if (!ok) return error(Code::kAborted, label(), ": aborted");
     return Status::OK();
   }
@@ -210,6 +236,18 @@ Status make_add_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* 
 
 Status make_mul_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
   return make_binary(BinaryKind::kMul, out);
+}
+
+Status make_sub_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
+  return make_binary(BinaryKind::kSub, out);
+}
+
+Status make_div_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
+  return make_binary(BinaryKind::kDiv, out);
+}
+
+Status make_prelu_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
+  return make_binary(BinaryKind::kPrelu, out);
 }
 
 }  // namespace fcn
