@@ -1,8 +1,9 @@
 // Elementwise activations on a tensor of any rank: relu, leakyRelu, sigmoid, hardSigmoid,
-// hardSwish. NaN stays NaN and infinities follow IEEE arithmetic (hardSwish(-inf) = -inf * 0 = NaN,
+// hardSwish, tanh, clip (ONNX Relu ... Tanh, Clip). NaN stays NaN and infinities follow IEEE arithmetic (hardSwish(-inf) = -inf * 0 = NaN,
 // as in ONNX Runtime and PyTorch).
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "ops/op.h"
 #include "ops/parallel.h"
@@ -13,7 +14,7 @@ namespace {
 
 constexpr int64_t kChunkElems = int64_t(1) << 16;
 
-enum class ActKind { kRelu, kLeakyRelu, kSigmoid, kHardSigmoid, kHardSwish };
+enum class ActKind { kRelu, kLeakyRelu, kSigmoid, kHardSigmoid, kHardSwish, kTanh, kClip };
 
 // Comparisons written so that a NaN input falls through to the branch that keeps it.
 struct Relu {
@@ -42,6 +43,17 @@ struct HardSwish {
   }
 };
 
+struct Tanh {
+  float operator()(float x) const { return std::tanh(x); }
+};
+struct Clip {
+  float lo, hi;
+  float operator()(float x) const {
+    float v = x < lo ? lo : x;
+    return v > hi ? hi : v;
+  }
+};
+
 // y[i] = f(x[i]) over chunks of kChunkElems, parallel when there is more than one chunk.
 template <typename F>
 bool map_elements(const RunControl& rc, const float* x, float* y, int64_t n, F f) {
@@ -59,6 +71,7 @@ class ActivationOp : public Op {
  public:
   ActKind kind = ActKind::kRelu;
   float alpha = 0.f, beta = 0.f;
+  float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();  // clip
 
   Status setup(const std::vector<TensorDesc>& in, std::vector<TensorDesc>* out) override {
     const std::string& who = label();
@@ -84,6 +97,8 @@ class ActivationOp : public Op {
       case ActKind::kSigmoid: ok = map_elements(rc, x, y, n, Sigmoid{}); break;
       case ActKind::kHardSigmoid: ok = map_elements(rc, x, y, n, HardSigmoid{alpha, beta}); break;
       case ActKind::kHardSwish: ok = map_elements(rc, x, y, n, HardSwish{}); break;
+      case ActKind::kTanh: ok = map_elements(rc, x, y, n, Tanh{}); break;
+      case ActKind::kClip: ok = map_elements(rc, x, y, n, Clip{lo, hi}); break;
     }
     if (!ok) return error(Code::kAborted, label(), ": aborted");
     return Status::OK();
@@ -96,6 +111,18 @@ Status get_finite(const Attrs& a, const std::string& who, const std::string& nam
   if (!std::isfinite(v) || std::fabs(v) > 3.0e38)
     return error(Code::kInvalidArgument, who, ": attribute '", name, "' must be a finite float32 number, got ", v);
   *out = static_cast<float>(v);
+  return Status::OK();
+}
+
+Status get_bound(const Attrs& a, const std::string& who, const char* name, float def, float* out) {
+  if (!a.has(name)) {
+    *out = def;
+    return Status::OK();
+  }
+  double v;
+  FCN_RETURN_IF_ERROR(a.get_float(who, name, 0.0, &v));
+  if (std::isnan(v)) return error(Code::kInvalidArgument, who, ": attribute '", name, "' must not be NaN");
+  *out = static_cast<float>(v);  // beyond float32's range becomes +-inf: the same bound
   return Status::OK();
 }
 
@@ -134,6 +161,21 @@ Status make_hard_sigmoid_op(const Attrs& a, const std::string& who, std::unique_
 
 Status make_hard_swish_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
   *out = make_act(ActKind::kHardSwish);
+  return Status::OK();
+}
+
+Status make_tanh_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
+  *out = make_act(ActKind::kTanh);
+  return Status::OK();
+}
+
+// clip: attrs min and max (each optional: unbounded). ONNX leaves min > max to the
+// implementation; here every value becomes max then, as onnxruntime does.
+Status make_clip_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
+  auto op = make_act(ActKind::kClip);
+  FCN_RETURN_IF_ERROR(get_bound(a, who, "min", -std::numeric_limits<float>::infinity(), &op->lo));
+  FCN_RETURN_IF_ERROR(get_bound(a, who, "max", std::numeric_limits<float>::infinity(), &op->hi));
+  *out = std::move(op);
   return Status::OK();
 }
 
