@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "graph/executor.h"
+
 namespace fcnb {
 
 using fcn::Code;
@@ -146,25 +148,13 @@ fcn::GraphDesc parse_graph_spec(Napi::Env env, Napi::Value arg, const ConstantSi
 void prepare_run_io(Napi::Env env, Napi::Value inputs_arg, const PlanSignature& plan, RunIO* io) {
   if (!inputs_arg.IsArray()) throw bad_arg(env, "plan inputs", "an array of tensors", inputs_arg);
   Napi::Array arr = inputs_arg.As<Napi::Array>();
-  if (arr.Length() != plan.input_names.size())
-    throw make_error(env, Code::kInvalidArgument,
-                     "the plan has " + std::to_string(plan.input_names.size()) + " input(s) but " +
-                         std::to_string(arr.Length()) + " were given");
   io->inputs.resize(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); ++i) {
-    std::string what = "input '" + plan.input_names[i] + "'";
+    const std::string what = i < plan.input_names.size() ? "input '" + plan.input_names[i] + "'" : "input " + std::to_string(i);
     to_tensor(env, arr.Get(i), what, &io->inputs[i]);
-    const fcn::Tensor& t = io->inputs[i].view;
-    if (t.shape != plan.input_shapes[i])
-      throw make_error(env, Code::kShapeMismatch,
-                       what + ": the plan was made for " + fcn::shape_str(plan.input_shapes[i]) + " but received " +
-                           fcn::shape_str(t.shape));
-    if (t.dtype != plan.input_dtypes[i])
-      throw make_error(env, Code::kInvalidArgument,
-                       what + ": expected dtype " + fcn::dtype_name(plan.input_dtypes[i]) + " but received " +
-                           fcn::dtype_name(t.dtype));
-    io->in_views.push_back(t);
+    io->in_views.push_back(io->inputs[i].view);
   }
+  throw_if_error(env, fcn::check_tensors("input", plan.input_names, plan.input_shapes, plan.input_dtypes, io->in_views));
   Napi::Array outs = Napi::Array::New(env, plan.output_shapes.size());
   for (size_t i = 0; i < plan.output_shapes.size(); ++i) {
     fcn::TensorDesc desc{plan.output_dtypes[i], plan.output_shapes[i], nullptr};

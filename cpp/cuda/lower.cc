@@ -10,6 +10,7 @@
 
 #include "core/shape.h"
 #include "cuda/step_math.h"
+#include "graph/executor.h"
 #include "graph/planner.h"
 #include "ops/op.h"
 #include "ops/resize.h"
@@ -986,25 +987,8 @@ int32_t abort_requested(void* ctx) {
 
 Status CudaPlan::run(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
                      const std::atomic<bool>* abort) const {
-  auto check = [](const char* kind, const std::vector<std::string>& names, const std::vector<Shape>& shapes,
-                  const std::vector<DType>& dtypes, const std::vector<Tensor>& given) -> Status {
-    if (given.size() != names.size())
-      return error(Code::kInvalidArgument, "the plan has ", names.size(), " ", kind, "(s) but ", given.size(),
-                   " were given");
-    for (size_t i = 0; i < given.size(); ++i) {
-      if (given[i].shape != shapes[i])
-        return error(Code::kShapeMismatch, kind, " '", names[i], "': the plan was made for ", shape_str(shapes[i]),
-                     " but received ", shape_str(given[i].shape));
-      if (given[i].dtype != dtypes[i])
-        return error(Code::kInvalidArgument, kind, " '", names[i], "': expected dtype ", dtype_name(dtypes[i]),
-                     " but received ", dtype_name(given[i].dtype));
-      if (!given[i].data && numel(shapes[i]) > 0)
-        return error(Code::kInvalidArgument, kind, " '", names[i], "' has no data");
-    }
-    return Status::OK();
-  };
-  FCN_RETURN_IF_ERROR(check("input", desc_.input_names, desc_.input_shapes, desc_.input_dtypes, inputs));
-  FCN_RETURN_IF_ERROR(check("output", desc_.output_names, desc_.output_shapes, desc_.output_dtypes, outputs));
+  FCN_RETURN_IF_ERROR(check_tensors("input", desc_.input_names, desc_.input_shapes, desc_.input_dtypes, inputs));
+  FCN_RETURN_IF_ERROR(check_tensors("output", desc_.output_names, desc_.output_shapes, desc_.output_dtypes, outputs));
   if (abort && abort->load()) return error(Code::kAborted, "run aborted before it started");
   std::vector<const void*> in_ptrs;
   std::vector<void*> out_ptrs;

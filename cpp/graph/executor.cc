@@ -10,8 +10,6 @@
 
 namespace fcn {
 
-namespace {
-
 Status check_tensors(const char* kind, const std::vector<std::string>& names, const std::vector<Shape>& shapes,
                      const std::vector<DType>& dtypes, const std::vector<Tensor>& given) {
   if (given.size() != names.size())
@@ -29,6 +27,8 @@ Status check_tensors(const char* kind, const std::vector<std::string>& names, co
   }
   return Status::OK();
 }
+
+namespace {
 
 Status run_steps(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
                  const RunControl& rc_in, void* arena, size_t arena_size, std::vector<double>* step_ms) {

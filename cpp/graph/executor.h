@@ -1,6 +1,7 @@
 // run_plan(): one run of a compiled Plan, node after node, on the caller's thread (ops spread
 // their work over rc.pool). Allocates nothing but the arena (and a few small per-run tables).
 #pragma once
+#include <string>
 #include <vector>
 
 #include "core/status.h"
@@ -18,6 +19,12 @@ namespace fcn {
 // on one plan with distinct arenas and outputs.
 Status run_plan(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
                 const RunControl& rc, void* arena = nullptr, size_t arena_size = 0);
+
+// Checks tensors against what a plan takes or gives (count, shapes, dtypes, data): INVALID_ARGUMENT
+// or SHAPE_MISMATCH naming the tensor ("input 'x': the plan was made for ..."). kind: "input" or
+// "output". Shared with the CUDA plan (cpp/cuda/lower.cc).
+Status check_tensors(const char* kind, const std::vector<std::string>& names, const std::vector<Shape>& shapes,
+                     const std::vector<DType>& dtypes, const std::vector<Tensor>& given);
 
 // The same run, timing every step: step_ms[i] is plan.steps()[i]'s wall-clock time in ms.
 Status run_plan_profiled(const Plan& plan, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
