@@ -20,44 +20,9 @@ const NO_GPU = cudaInfo.available
 const TOLERANCE = { fp32: 1e-5, tf32: 1e-2, bf16: 1e-2 };
 const LABEL_AGREEMENT = 0.999;
 
-const seed = process.env.FCNKIT_TEST_SEED ? Number(process.env.FCNKIT_TEST_SEED) : (Date.now() ^ (process.pid << 8)) >>> 0;
-let state = seed >>> 0;
-function rand() {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-
-function randTensor(shape, lo = -1, hi = 1) {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = lo + (hi - lo) * rand();
-  return new fcnkit.Tensor(data, shape);
-}
-
-/** max |a - b| / (max |ref| + 1e-6), NaN- and infinity-aware. */
-function normError(a, ref) {
-  if (a.length !== ref.length) return Infinity;
-  let maxDiff = 0;
-  let maxRef = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    const y = ref[i];
-    if (Number.isNaN(x) || Number.isNaN(y)) {
-      if (Number.isNaN(x) !== Number.isNaN(y)) return Infinity;
-      continue;
-    }
-    if (!Number.isFinite(x) || !Number.isFinite(y)) {
-      if (x !== y) return Infinity;
-      continue;
-    }
-    maxDiff = Math.max(maxDiff, Math.abs(x - y));
-    maxRef = Math.max(maxRef, Math.abs(y));
-  }
-  return maxDiff / (maxRef + 1e-6);
-}
+// Seeded random tensors and the normalised error, as in the rest of the suite (test/helpers loads
+// onnxruntime only when asked, so it works on the GPU machine without node_modules).
+const { seed, randTensor, normError } = require('../helpers');
 
 /** Share of pixels whose argmax over channels (axis 1 of [N, C, H, W]) agrees. */
 function labelAgreement(a, ref, shape) {
@@ -121,6 +86,6 @@ function deviceRun(spec, feeds, options) {
 }
 
 module.exports = {
-  fcnkit, CompiledGraph, CudaCompiledGraph, cudaInfo, NO_GPU, TOLERANCE, LABEL_AGREEMENT, seed, rand, randTensor,
+  fcnkit, CompiledGraph, CudaCompiledGraph, cudaInfo, NO_GPU, TOLERANCE, LABEL_AGREEMENT, seed, randTensor,
   normError, labelAgreement, backends, opSpec, cpuRun, deviceRun,
 };
