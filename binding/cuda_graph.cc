@@ -19,6 +19,7 @@
 
 #include "binding/convert.h"
 #include "binding/instance.h"
+#include "binding/run_worker.h"
 #include "binding/spec.h"
 #include "cuda/backend.h"
 #include "cuda/lower.h"
@@ -103,45 +104,26 @@ fcn::Status execute(CudaRunCall& call, const std::atomic<bool>* abort) {
   }
 }
 
-class CudaRunWorker : public Napi::AsyncWorker {
+class CudaRunWorker : public PromiseWorker {
  public:
   CudaRunWorker(Napi::Env env, std::unique_ptr<CudaRunCall> call)
-      : Napi::AsyncWorker(env, "fcnkit:cuda-run"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {
-    runs_ = Instance::get(env)->runs;
-    abort_ = runs_->register_run();
+      : PromiseWorker(env, "fcnkit:cuda-run"), call_(std::move(call)) {
     std::lock_guard<std::mutex> lock(call_->plan->mu);
-    call_->plan->runs[call_->ticket].push_back(abort_);
+    call_->plan->runs[call_->ticket].push_back(abort_flag());
   }
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override { status_ = execute(*call_, abort_.get()); }
-  void OnOK() override { finish(); }
-  void OnError(const Napi::Error&) override { finish(); }
 
  private:
-  void finish() {
-    {
-      std::lock_guard<std::mutex> lock(call_->plan->mu);
-      auto it = call_->plan->runs.find(call_->ticket);
-      if (it != call_->plan->runs.end()) {
-        auto& v = it->second;
-        v.erase(std::remove(v.begin(), v.end(), abort_), v.end());
-        if (v.empty()) call_->plan->runs.erase(it);
-      }
-    }
-    runs_->unregister_run(abort_);
-    try {
-      Napi::Env env = Env();
-      Napi::HandleScope scope(env);
-      if (status_.ok()) deferred_.Resolve(call_->outputs.Value());
-      else deferred_.Reject(make_error(env, status_).Value());
-    } catch (...) {
-    }
+  fcn::Status compute(const std::atomic<bool>* abort) override { return execute(*call_, abort); }
+  void unhook() override {
+    std::lock_guard<std::mutex> lock(call_->plan->mu);
+    auto it = call_->plan->runs.find(call_->ticket);
+    if (it == call_->plan->runs.end()) return;
+    auto& v = it->second;
+    v.erase(std::remove(v.begin(), v.end(), abort_flag()), v.end());
+    if (v.empty()) call_->plan->runs.erase(it);
   }
-  Napi::Promise::Deferred deferred_;
+  Napi::Value result(Napi::Env) override { return call_->outputs.Value(); }
   std::unique_ptr<CudaRunCall> call_;
-  std::shared_ptr<RunRegistry> runs_;
-  AbortFlag abort_;
-  fcn::Status status_;
 };
 
 class CudaPlanWrap : public Napi::ObjectWrap<CudaPlanWrap> {

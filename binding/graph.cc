@@ -14,6 +14,7 @@
 
 #include "binding/convert.h"
 #include "binding/instance.h"
+#include "binding/run_worker.h"
 #include "binding/spec.h"
 #include "core/thread_pool.h"
 #include "graph/executor.h"
@@ -113,46 +114,23 @@ fcn::Status execute_run(RunCall& call, const std::atomic<bool>* abort) {
   return fcn::run_plan(*call.plan->plan, call.in_views, call.out_views, rc);
 }
 
-class RunWorker : public Napi::AsyncWorker {
+class RunWorker : public PromiseWorker {
  public:
   RunWorker(Napi::Env env, std::unique_ptr<RunCall> call, std::shared_ptr<TokenState> token)
-      : Napi::AsyncWorker(env, "fcnkit:graph-run"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : PromiseWorker(env, "fcnkit:graph-run", static_cast<int64_t>(call->plan->plan->arena_bytes())),
         call_(std::move(call)),
         token_(std::move(token)) {
-    runs_ = Instance::get(env)->runs;
-    abort_ = runs_->register_run();
-    if (token_) token_->attach(abort_);
-    reported_ = static_cast<int64_t>(call_->plan->plan->arena_bytes());
-    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
+    if (token_) token_->attach(abort_flag());
   }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override { status_ = execute_run(*call_, abort_.get()); }
-  void OnOK() override { finish(); }
-  void OnError(const Napi::Error&) override { finish(); }
 
  private:
-  void finish() {
-    if (token_) token_->detach(abort_);
-    runs_->unregister_run(abort_);
-    // During environment teardown N-API calls fail; nobody is left to tell.
-    try {
-      Napi::Env env = Env();
-      Napi::HandleScope scope(env);
-      if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
-      if (status_.ok()) deferred_.Resolve(call_->outputs.Value());
-      else deferred_.Reject(make_error(env, status_).Value());
-    } catch (...) {
-    }
+  fcn::Status compute(const std::atomic<bool>* abort) override { return execute_run(*call_, abort); }
+  void unhook() override {
+    if (token_) token_->detach(abort_flag());
   }
-  Napi::Promise::Deferred deferred_;
+  Napi::Value result(Napi::Env) override { return call_->outputs.Value(); }
   std::unique_ptr<RunCall> call_;
   std::shared_ptr<TokenState> token_;
-  std::shared_ptr<RunRegistry> runs_;
-  AbortFlag abort_;
-  fcn::Status status_;
-  int64_t reported_ = 0;
 };
 
 class AbortTokenWrap : public Napi::ObjectWrap<AbortTokenWrap> {

@@ -4,6 +4,7 @@
 
 #include "binding/convert.h"
 #include "binding/instance.h"
+#include "binding/run_worker.h"
 #include "core/thread_pool.h"
 
 namespace fcnb {
@@ -86,42 +87,15 @@ Napi::Value RunOpSync(const Napi::CallbackInfo& info) {
   return call->outputs.Value();
 }
 
-class OpWorker : public Napi::AsyncWorker {
+class OpWorker : public PromiseWorker {
  public:
   OpWorker(Napi::Env env, std::unique_ptr<OpCall> call)
-      : Napi::AsyncWorker(env, "fcnkit:op"), deferred_(Napi::Promise::Deferred::New(env)), call_(std::move(call)) {
-    runs_ = Instance::get(env)->runs;
-    abort_ = runs_->register_run();
-    reported_ = static_cast<int64_t>(call_->workspace);
-    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override { status_ = execute(*call_, abort_.get()); }
-
-  void OnOK() override { finish(); }
-  void OnError(const Napi::Error&) override { finish(); }
+      : PromiseWorker(env, "fcnkit:op", static_cast<int64_t>(call->workspace)), call_(std::move(call)) {}
 
  private:
-  void finish() {
-    runs_->unregister_run(abort_);
-    // While an environment shuts down (a worker terminated mid-run) N-API calls fail; there
-    // is nobody left to tell, and an exception escaping here would end the whole process.
-    try {
-      Napi::Env env = Env();
-      Napi::HandleScope scope(env);
-      if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
-      if (status_.ok()) deferred_.Resolve(call_->outputs.Value());
-      else deferred_.Reject(make_error(env, status_).Value());
-    } catch (...) {
-    }
-  }
-  Napi::Promise::Deferred deferred_;
+  fcn::Status compute(const std::atomic<bool>* abort) override { return execute(*call_, abort); }
+  Napi::Value result(Napi::Env) override { return call_->outputs.Value(); }
   std::unique_ptr<OpCall> call_;
-  std::shared_ptr<RunRegistry> runs_;
-  AbortFlag abort_;
-  fcn::Status status_;
-  int64_t reported_ = 0;
 };
 
 Napi::Value RunOp(const Napi::CallbackInfo& info) {

@@ -36,6 +36,7 @@
 
 #include "binding/convert.h"
 #include "binding/instance.h"
+#include "binding/run_worker.h"
 #include "binding/spec.h"
 #include "core/thread_pool.h"
 #include "graph/executor.h"
@@ -304,73 +305,46 @@ fcn::Status execute_shared(SharedRun& run, const std::atomic<bool>* abort) {
 
 using Tickets = std::map<double, AbortFlag>;
 
-class SharedRunWorker : public Napi::AsyncWorker {
+class SharedRunWorker : public PromiseWorker {
  public:
   SharedRunWorker(Napi::Env env, std::unique_ptr<SharedRun> run, std::shared_ptr<Tickets> tickets, double ticket)
-      : Napi::AsyncWorker(env, "fcnkit:shared-run"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        run_(std::move(run)),
-        tickets_(std::move(tickets)),
-        ticket_(ticket) {
-    runs_ = Instance::get(env)->runs;
-    abort_ = runs_->register_run();
-    if (ticket_ > 0) (*tickets_)[ticket_] = abort_;
+      : PromiseWorker(env, "fcnkit:shared-run"), run_(std::move(run)), tickets_(std::move(tickets)), ticket_(ticket) {
+    if (ticket_ > 0) (*tickets_)[ticket_] = abort_flag();
   }
-  Napi::Promise promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    try {
-      status_ = execute_shared(*run_, abort_.get());
-    } catch (...) {
-      status_ = fcn::error(Code::kInvalidArgument, "shared run failed");
-    }
-  }
-  void OnOK() override { finish(); }
-  void OnError(const Napi::Error&) override { finish(); }
 
  private:
-  void finish() {
-    if (ticket_ > 0) {
-      auto it = tickets_->find(ticket_);
-      if (it != tickets_->end() && it->second == abort_) tickets_->erase(it);
-    }
-    runs_->unregister_run(abort_);
+  fcn::Status compute(const std::atomic<bool>* abort) override {
     try {
-      Napi::Env env = Env();
-      Napi::HandleScope scope(env);
-      if (!status_.ok()) {
-        deferred_.Reject(make_error(env, status_).Value());
-        return;
-      }
-      Napi::Array outs = Napi::Array::New(env, run_->out_shapes.size());
-      for (size_t i = 0; i < run_->out_shapes.size(); ++i) {
-        fcn::TensorDesc desc{run_->out_dtypes[i], run_->out_shapes[i], nullptr};
-        void* data = nullptr;
-        Napi::TypedArray ta = new_typed_array(env, desc, "output", &data);
-        std::memcpy(data, run_->out_data[i].get(), static_cast<size_t>(fcn::numel(desc.shape)) * fcn::dtype_size(desc.dtype));
-        run_->out_data[i].reset();
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("name", run_->slot->plan->output_names()[i]);
-        o.Set("data", ta);
-        o.Set("shape", shape_to_js(env, desc.shape));
-        outs.Set(static_cast<uint32_t>(i), o);
-      }
-      deferred_.Resolve(outs);
-    } catch (const Napi::Error& e) {
-      try {
-        deferred_.Reject(e.Value());
-      } catch (...) {
-      }
+      return execute_shared(*run_, abort);
     } catch (...) {
+      return fcn::error(Code::kInvalidArgument, "shared run failed");
     }
   }
-  Napi::Promise::Deferred deferred_;
+  void unhook() override {
+    if (ticket_ <= 0) return;
+    auto it = tickets_->find(ticket_);
+    if (it != tickets_->end() && it->second == abort_flag()) tickets_->erase(it);
+  }
+  // The outputs, copied from the run's native buffers into ordinary ArrayBuffers.
+  Napi::Value result(Napi::Env env) override {
+    Napi::Array outs = Napi::Array::New(env, run_->out_shapes.size());
+    for (size_t i = 0; i < run_->out_shapes.size(); ++i) {
+      fcn::TensorDesc desc{run_->out_dtypes[i], run_->out_shapes[i], nullptr};
+      void* data = nullptr;
+      Napi::TypedArray ta = new_typed_array(env, desc, "output", &data);
+      std::memcpy(data, run_->out_data[i].get(), static_cast<size_t>(fcn::numel(desc.shape)) * fcn::dtype_size(desc.dtype));
+      run_->out_data[i].reset();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", run_->slot->plan->output_names()[i]);
+      o.Set("data", ta);
+      o.Set("shape", shape_to_js(env, desc.shape));
+      outs.Set(static_cast<uint32_t>(i), o);
+    }
+    return outs;
+  }
   std::unique_ptr<SharedRun> run_;
   std::shared_ptr<Tickets> tickets_;
   double ticket_;
-  std::shared_ptr<RunRegistry> runs_;
-  AbortFlag abort_;
-  fcn::Status status_;
 };
 
 const napi_type_tag kSharedSeedTag = {0x6663'6e6b'6974'0003ULL, 0x7368'6172'6564'6d64ULL};
