@@ -14,7 +14,7 @@ const { f32, i64, buildModel, attr, makeNode, ortRun } = require('./helpers/onnx
 
 const { Tensor, FcnkitError, InferenceSession, ops, models } = fcnkit;
 const HELPERS = path.join(__dirname, 'helpers');
-const CLI = path.join(__dirname, '..', 'dist', 'cli', 'main.js');
+const CLI = path.join(__dirname, '..', 'bin', 'fcnkit');
 
 /**
  * Runs `body` (the text of an async function body; `fcnkit`, `onnx` helpers and `report(obj)`
@@ -174,15 +174,17 @@ t.test('a 155-byte Resize to [1, 2, 32768, 32768]: TOO_LARGE or OUT_OF_MEMORY, n
 });
 
 t.test('memoryBudgetBytes: checked, plumbed to models, sessions, runs and ops', async (t) => {
-  const m = models.fcn({ numClasses: 3, widthMultiplier: 1 / 16 });
+  const m = models.fcn({ variant: '8s', numClasses: 3, widthMultiplier: 1 / 16 });
   const x = randTensor([1, 3, 64, 64]);
   const y = await m.run(x);
   t.same(y.shape, [1, 3, 64, 64], 'runs under the default budget');
   await t.rejects(m.run(x, { memoryBudgetBytes: 1024 }), { code: 'TOO_LARGE', message: /memory budget of 1\.0 KiB/ }, 'run budget');
   await t.rejects(m.run(x, { memoryBudgetBytes: -1 }), { code: 'INVALID_ARGUMENT' }, 'bad run budget');
-  const small = models.fcn({ numClasses: 3, widthMultiplier: 1 / 16, memoryBudgetBytes: 4096 });
-  await t.rejects(small.run(x), { code: 'TOO_LARGE' }, 'model budget');
-  t.throws(() => models.fcn({ numClasses: 3, memoryBudgetBytes: 'lots' }), { code: 'INVALID_ARGUMENT' });
+  t.throws(() => models.fcn({ variant: '8s', numClasses: 3, widthMultiplier: 1 / 16, memoryBudgetBytes: 4096 }),
+    { code: 'TOO_LARGE', message: /parameters/ }, 'model budget below its parameters: at construction');
+  const small = models.fcn({ variant: '8s', numClasses: 3, widthMultiplier: 1 / 16, memoryBudgetBytes: 2_500_000 });
+  await t.rejects(small.run(x), { code: 'TOO_LARGE', message: /past the memory budget of 2\.4 MiB/ }, 'model budget: at compile');
+  t.throws(() => models.fcn({ variant: '8s', numClasses: 3, memoryBudgetBytes: 'lots' }), { code: 'INVALID_ARGUMENT' });
   m.dispose();
   small.dispose();
 });
@@ -191,7 +193,7 @@ t.test('models.fcn({ numClasses: 2^31 }): TOO_LARGE up front', async (t) => {
   const r = child(`
     const t0 = Date.now();
     try {
-      const m = models.fcn({ numClasses: 2 ** 31 });
+      const m = models.fcn({ variant: '8s', numClasses: 2 ** 31 });
       await m.run(randTensor([1, 3, 32, 32]));
       report({ ran: true });
     } catch (e) {
@@ -210,11 +212,12 @@ t.test('a U-Net with same padding at 2048x2048: planned, not refused (fcnkit inf
   const r = spawnSync(process.execPath, [CLI, 'info', file, '--shape', '1x1x2048x2048'], { encoding: 'utf8', timeout: 300_000 });
   t.equal(r.signal, null, `not killed (${r.stderr.slice(-300)})`);
   t.equal(r.status, 0, `exit 0 (${r.stderr.slice(-300)})`);
-  t.match(r.stdout, /2048/, 'prints the shapes');
+  t.match(r.stdout, /final \[1, 2, 2048, 2048\]/, 'prints the output shape');
+  t.match(r.stdout, /activations\s+[\d.]+ GiB per run/, 'and the planned activations');
 });
 
 t.test('inputs are owned by the run: transferring them mid-run changes nothing', async (t) => {
-  const m = models.fcn({ numClasses: 4, widthMultiplier: 1 / 16 });
+  const m = models.fcn({ variant: '8s', numClasses: 4, widthMultiplier: 1 / 16 });
   const x = randTensor([1, 3, 96, 96]);
   const want = m.runSync(new Tensor(Float32Array.from(x.data), x.shape));
   const runs = [];
@@ -234,7 +237,7 @@ t.test('inputs are owned by the run: transferring them mid-run changes nothing',
 t.test('dispose() in the same tick as run(): the run finishes, later calls reject', async (t) => {
   const x = randTensor([1, 3, 64, 64]);
   for (const make of [
-    () => models.fcn({ numClasses: 2, widthMultiplier: 1 / 16 }),
+    () => models.fcn({ variant: '8s', numClasses: 2, widthMultiplier: 1 / 16 }),
   ]) {
     const m = make();
     await m.run(x); // a compiled plan exists

@@ -5,7 +5,7 @@
  */
 import { FcnkitError, invalidArgument, toFcnkitError } from '../errors';
 import { native, NativeAbortToken, NativeGraph, NativePlan, NativeTensor } from '../native';
-import type { Tensor } from '../tensor';
+import { Tensor } from '../tensor';
 import { orderInputs, PlanCache, shapeKey, wrapOutputs } from './plan-cache';
 import type { GraphInputs, GraphOutputs } from './plan-cache';
 import type { GraphSpec } from './spec';
@@ -123,9 +123,16 @@ export class CompiledGraph {
       // its plans are freed when the last such run ends).
       this.active++;
       try {
-        const plan = await this.plans.getLive(tensors.map((t) => t.shape));
+        // The native run copies its inputs when it starts: with the plan at hand it starts now,
+        // in this call; else the inputs are copied here, so that whatever the caller does to its
+        // arrays while the plan compiles (transfer them, refill them) cannot reach the run.
+        const shapes = tensors.map((t) => t.shape);
+        const cached = this.plans.peek(shapes);
+        if (cached) return wrapOutputs(this.outputNames, await this.runPlan(cached, tensors, threads, memoryBudgetBytes, signal));
+        const held = tensors.map((t) => new Tensor(t.data.slice(), t.shape));
+        const plan = await this.plans.getLive(shapes);
         if (signal?.aborted) throw abortedError();
-        return wrapOutputs(this.outputNames, await this.runPlan(plan, tensors, threads, memoryBudgetBytes, signal));
+        return wrapOutputs(this.outputNames, await this.runPlan(plan, held, threads, memoryBudgetBytes, signal));
       } finally {
         this.active--;
         if (this.disposeCalled && this.active === 0) this.release();
