@@ -102,14 +102,7 @@ t.test('ONNX Conv with pads [1, 1, 1, 2^26] on 8x8: TOO_LARGE under a budget; a 
 t.test('ops.conv2d of [1,1,131072,1] by a [1,1,65536,1] kernel computes (4.3e9 im2col elements, tiled)', async (t) => {
   const r = child(`
     const n = 131072, k = 65536, out = n - k + 1;
-    // Ones in, dense weights: every output is the weights' sum.
-    const w = randTensor([1, 1, k, 1]);
-    let sum = 0;
-    for (const v of w.data) sum += v;
-    const y1 = await ops.conv2d(new Tensor(new Float32Array(n).fill(1), [1, 1, n, 1]), w);
-    let e1 = 0;
-    for (let i = 0; i < out; i++) e1 = Math.max(e1, Math.abs(y1.data[i] - sum));
-    // Random input, sparse weights (the kernel still runs every tap): an exact reference.
+    // Random input, sparse weights (the kernel still runs all 65536 taps): a cheap exact reference.
     const x = randTensor([1, 1, n, 1]);
     const ws = new Float32Array(k);
     const taps = [];
@@ -121,13 +114,12 @@ t.test('ops.conv2d of [1,1,131072,1] by a [1,1,65536,1] kernel computes (4.3e9 i
       for (const p of new Set(taps)) ref += x.data[i + p] * ws[p];
       e2 = Math.max(e2, Math.abs(y2.data[i] - ref));
     }
-    report({ shape: y1.shape, e1, e2, sum });
+    report({ shape: y2.shape, e2 });
   `);
   t.equal(r.signal, null, `not killed (${r.stderr && r.stderr.slice(-300)})`);
   t.equal(r.status, 0, 'exit 0');
   t.notOk(r.result && r.result.threw, `computed (${JSON.stringify(r.result)})`);
   t.same(r.result && r.result.shape, [1, 1, 65537, 1], 'output shape');
-  t.ok(r.result && r.result.e1 < 1e-2 * Math.max(1, Math.abs(r.result.sum)) + 1e-2, `ones: max error ${r.result && r.result.e1}`);
   t.ok(r.result && r.result.e2 < 1e-4, `sparse kernel: max error ${r.result && r.result.e2}`);
 });
 
@@ -214,6 +206,20 @@ t.test('a U-Net with same padding at 2048x2048: planned, not refused (fcnkit inf
   t.equal(r.status, 0, `exit 0 (${r.stderr.slice(-300)})`);
   t.match(r.stdout, /final \[1, 2, 2048, 2048\]/, 'prints the output shape');
   t.match(r.stdout, /activations\s+[\d.]+ GiB per run/, 'and the planned activations');
+});
+
+t.test('a narrow U-Net with same padding at 2048x2048 matches onnxruntime', async (t) => {
+  const m = models.unet({ padding: 'same', numClasses: 2, inChannels: 1, baseChannels: 4 });
+  const bytes = m.exportOnnxBytes();
+  m.dispose();
+  const x = randTensor([1, 1, 2048, 2048]);
+  const s = await InferenceSession.create(bytes);
+  const got = (await s.run({ input: x })).score;
+  s.dispose();
+  const want = (await ortRun(bytes, { input: x })).score;
+  t.same(got.shape, want.dims, 'shape');
+  const err = normError(got.data, want.data);
+  t.ok(err < 1e-4, `normError ${err}`);
 });
 
 t.test('inputs are owned by the run: transferring them mid-run changes nothing', async (t) => {
