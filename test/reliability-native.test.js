@@ -179,6 +179,12 @@ t.test('memoryBudgetBytes: checked, plumbed to models, sessions, runs and ops', 
   t.throws(() => models.fcn({ variant: '8s', numClasses: 3, memoryBudgetBytes: 'lots' }), { code: 'INVALID_ARGUMENT' });
   m.dispose();
   small.dispose();
+  // The op entry points take a budget too (outputs and workspace).
+  const addon = require('../dist/native').native();
+  const xs = randTensor([1, 4, 32, 32]), ws = randTensor([8, 4, 3, 3]);
+  t.throws(() => addon.runOpSync('conv2d', [xs, ws], {}, undefined, 1024), { code: 'TOO_LARGE', message: /conv2d: outputs and workspace need/ }, 'runOpSync budget');
+  await t.rejects(async () => addon.runOp('conv2d', [xs, ws], {}, undefined, 1024), { code: 'TOO_LARGE' }, 'runOp budget');
+  t.same(addon.runOpSync('conv2d', [xs, ws], {}, undefined, 2 ** 30)[0].shape, [1, 8, 30, 30], 'within budget');
 });
 
 t.test('models.fcn({ numClasses: 2^31 }): TOO_LARGE up front', async (t) => {
