@@ -3,8 +3,8 @@
  * back to the photo's size, write the outputs. Runs in a worker thread (or the main thread with
  * --workers 0); the model it runs is a NativeSharedModel shared by all of them.
  */
-import * as fs from 'node:fs';
 import { FcnkitError } from '../errors';
+import { FILE_LIMITS, readRegularFile } from '../io/safe-file';
 import { loadImage, resizeScoresToOriginal } from '../io/image';
 import type { LoadImageOptions } from '../io/image';
 import { labelsFromScores, sharpLib, writeOutputs } from '../io/outputs';
@@ -165,13 +165,7 @@ export class SegmentEngine {
 
   async process(task: SegmentTask, signal: AbortSignal): Promise<SegmentDone> {
     const t0 = Date.now();
-    let bytes: Buffer;
-    try {
-      bytes = await fs.promises.readFile(task.file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new FcnkitError('IO_ERROR', `cannot read: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder' : (err as Error).message}`);
-    }
+    const bytes = await readRegularFile(task.file, { what: 'image', maxBytes: FILE_LIMITS.image });
     const needPhoto = this.cfg.formats.includes('overlay') || this.cfg.formats.includes('cutout');
     // The file is read once; loadImage would name the buffer in its messages, the caller names the file.
     const loading = loadImage(bytes, this.cfg.preprocessing).catch((err: unknown) => {

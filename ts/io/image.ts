@@ -21,10 +21,10 @@
  *                        "range": [0, 255], "mean": [104.00699, 116.66877, 122.67892] } }
  * ("preset" names a base from PREPROCESSING_PRESETS; the other keys override it.)
  */
-import { promises as fsp } from 'fs';
 import * as path from 'path';
 import type { Metadata as SharpMetadata, OutputInfo as SharpOutputInfo, Sharp, SharpConstructor } from 'sharp';
 import { FcnkitError, describe, invalidArgument } from '../errors';
+import { FILE_LIMITS, readOptionalRegularFile, readRegularFile } from './safe-file';
 import { ops } from '../ops';
 import { Tensor } from '../tensor';
 
@@ -242,12 +242,7 @@ export function resolvePreprocessing(options: LoadImageOptions | PresetName = {}
 
 async function readInput(input: unknown): Promise<Buffer> {
   if (typeof input === 'string') {
-    try {
-      return await fsp.readFile(input);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
-      throw new FcnkitError('IO_ERROR', `cannot read image '${input}': ${code} ${(err as Error).message}`, { cause: err });
-    }
+    return readRegularFile(input, { what: 'image', maxBytes: FILE_LIMITS.image });
   }
   if (input instanceof Uint8Array) return Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   throw invalidArgument('image', 'a file path, Buffer or Uint8Array', input);
@@ -415,14 +410,9 @@ export async function loadPreprocessingSidecar(modelPath: string): Promise<LoadI
   const candidates = [`${modelPath}.json`];
   if (ext && ext !== '.json') candidates.push(modelPath.slice(0, -ext.length) + '.json');
   for (const file of candidates) {
-    let text: string;
-    try {
-      text = await fsp.readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new FcnkitError('IO_ERROR', `cannot read preprocessing sidecar '${file}': ${(err as Error).message}`, { cause: err });
-    }
-    return parseSidecar(text, file);
+    const bytes = await readOptionalRegularFile(file, { what: 'preprocessing sidecar', maxBytes: FILE_LIMITS.sidecar });
+    if (bytes === undefined) continue;
+    return parseSidecar(bytes.toString('utf8'), file);
   }
   return undefined;
 }

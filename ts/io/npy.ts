@@ -11,8 +11,8 @@
  * allocated. Malformed files are INVALID_ARGUMENT (the file is the user's input, not a model),
  * sizes past the limit TOO_LARGE.
  */
-import * as fs from 'node:fs';
 import { FcnkitError } from '../errors';
+import { FILE_LIMITS, readRegularFile } from './safe-file';
 import { Tensor } from '../tensor';
 import { writeFileAtomic } from './atomic-write';
 
@@ -291,16 +291,7 @@ function typedView(dtype: NpyDType, buf: ArrayBuffer): NpyData {
 
 /** Reads a .npy file. IO_ERROR when it cannot be read. */
 export async function readNpy(path: string): Promise<NpyArray> {
-  let bytes: Buffer;
-  try {
-    const stat = await fs.promises.stat(path);
-    if (!stat.isFile()) throw new Error('not a regular file');
-    if (stat.size > NPY_MAX_BYTES + MAX_HEADER_BYTES) throw new FcnkitError('TOO_LARGE', `${path}: ${stat.size} bytes is over the NPY size limit`);
-    bytes = await fs.promises.readFile(path);
-  } catch (err) {
-    if (err instanceof FcnkitError) throw err;
-    throw new FcnkitError('IO_ERROR', `cannot read '${path}': ${(err as Error).message}`, { cause: err });
-  }
+  const bytes = await readRegularFile(path, { what: 'NPY file', maxBytes: Math.min(FILE_LIMITS.npy, NPY_MAX_BYTES + MAX_HEADER_BYTES) });
   return parseNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }
 

@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SharpConstructor } from 'sharp';
 import { FcnkitError, invalidArgument } from '../errors';
+import { FILE_LIMITS, readRegularFile } from './safe-file';
 import { Tensor } from '../tensor';
 import { argmaxLabels, vocPalette } from '../dense/labels';
 import type { Rgb } from '../dense/labels';
@@ -281,12 +282,7 @@ export async function writeOutputs(
  * would have to be mapped back to classes.
  */
 export async function readLabelImage(file: string): Promise<{ labels: Uint8Array | Uint16Array; width: number; height: number }> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.promises.readFile(file);
-  } catch (err) {
-    throw new FcnkitError('IO_ERROR', `cannot read '${file}': ${(err as Error).message}`, { cause: err });
-  }
+  const bytes = await readRegularFile(file, { what: 'label image', maxBytes: FILE_LIMITS.image });
   const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const png = pngInfo(u8);
   if (png && png.colorType === 3 && !png.interlaced) {
