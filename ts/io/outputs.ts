@@ -15,11 +15,10 @@
  *
  * Every file is written atomically (temp file in the same folder + rename).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SharpConstructor } from 'sharp';
 import { FcnkitError, invalidArgument } from '../errors';
-import { FILE_LIMITS, readRegularFile } from './safe-file';
+import { FILE_LIMITS, makeDirs, readRegularFile } from './safe-file';
 import { Tensor } from '../tensor';
 import { argmaxLabels, vocPalette } from '../dense/labels';
 import type { Rgb } from '../dense/labels';
@@ -240,9 +239,10 @@ export async function writeOutputs(
   const alpha = options.overlayAlpha ?? 0.5;
   const written: string[] = [];
   const target = (format: OutputFormat): string => path.join(options.outDir, outputFileName(options.name, format));
-  if (options.name.includes('/') || options.name.includes(path.sep)) {
-    await fs.promises.mkdir(path.dirname(target('labels')), { recursive: true });
+  if (typeof options.name !== 'string' || options.name === '' || path.isAbsolute(options.name) || options.name.split(/[\\/]/).some((part) => part === '..' || part === '')) {
+    throw invalidArgument('writeOutputs name', 'a relative name inside outDir (no "..", no empty parts)', options.name);
   }
+  if (options.name.includes('/') || options.name.includes(path.sep)) await makeDirs(path.dirname(target('labels')), 'output folder');
   for (const format of options.formats) {
     let bytes: Uint8Array;
     switch (format) {
