@@ -203,6 +203,8 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
       preprocessing = { ...preprocessing, size: [input.height as number, input.width as number], resize: r.resize === 'none' ? 'stretch' : r.resize };
     }
   }
+  // Bad or too large preprocessing (a sidecar's size over maxPixels, --size N too big) before any work.
+  resolvePreprocessing(preprocessing);
   if (tile !== undefined && fixed) throw new UsageError(`--tile: the model takes a fixed input of ${input.height}×${input.width}`, 'segment');
   const outputInfo = model.imported.outputs[0];
   const channels = outputInfo?.shape[1];

@@ -223,6 +223,10 @@ export function resolvePreprocessing(options: LoadImageOptions | PresetName = {}
   if (std.some((s) => s === 0)) throw invalidArgument('image std', 'non-zero numbers', o.std);
   const maxPixels = o.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) throw invalidArgument('image maxPixels', 'an integer >= 1', maxPixels);
+  // The tensor's size is held to the same limit as the photo's: it is allocated too.
+  if (size && size[0] * size[1] > maxPixels) {
+    throw new FcnkitError('TOO_LARGE', `image size [${size[0]}, ${size[1]}] is ${size[0] * size[1]} pixels, over maxPixels ${maxPixels} (raise maxPixels to allow it)`);
+  }
   const background = triple('image background', o.background, 255);
   const padValue = triple('image padValue', o.padValue, 0);
   return Object.freeze({
@@ -432,7 +436,8 @@ export function parseSidecar(text: string, file = 'sidecar'): LoadImageOptions {
   try {
     resolvePreprocessing(pre as LoadImageOptions);
   } catch (err) {
-    throw new FcnkitError('BAD_MODEL', `preprocessing sidecar '${file}': ${(err as Error).message}`, { cause: err });
+    const code = (err as { code?: unknown }).code === 'TOO_LARGE' ? 'TOO_LARGE' : 'BAD_MODEL';
+    throw new FcnkitError(code, `preprocessing sidecar '${file}': ${(err as Error).message}`, { cause: err });
   }
   return pre as LoadImageOptions;
 }
