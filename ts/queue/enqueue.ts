@@ -2,6 +2,7 @@
  * enqueueSegmentJobs: one job per photo, with an id derived from what decides its outputs, so
  * that enqueueing the same batch again adds nothing (BullMQ keeps the first job of an id).
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JobsOptions } from 'bullmq';
 import { FcnkitError } from '../errors';
@@ -55,6 +56,17 @@ export type EnqueueInput = string | { file: string; name?: string };
 
 const CHUNK = 500;
 
+/** 'default', or the model file as an absolute path (NET.prototxt:WEIGHTS.caffemodel: both parts). IO_ERROR when it is not there. */
+function resolveModel(model: string | undefined): string {
+  if (model === undefined || model === 'default') return 'default';
+  const pair = /^(.*\.prototxt):(.+)$/i.exec(model);
+  const parts = pair && !fs.existsSync(model) ? [pair[1], pair[2]] : [model];
+  for (const p of parts) {
+    if (!fs.existsSync(p)) throw new FcnkitError('IO_ERROR', `model '${p}': no such file (the workers read it at the same path)`);
+  }
+  return parts.map((p) => path.resolve(p)).join(':');
+}
+
 /**
  * Adds one job per photo. Paths are resolved to absolute here: the workers read the photos, the
  * model and the output folder at the same paths (shared storage). INVALID_ARGUMENT for bad
@@ -68,7 +80,7 @@ export async function enqueueSegmentJobs(inputs: EnqueueInput[], options: Enqueu
   if (!Number.isInteger(attempts) || attempts < 1 || attempts > 100) throw new FcnkitError('INVALID_ARGUMENT', `Expected an integer from 1 to 100 for options.attempts but received ${attempts}`);
   if (!Number.isInteger(backoffMs) || backoffMs < 0) throw new FcnkitError('INVALID_ARGUMENT', `Expected an integer >= 0 for options.backoffMs but received ${backoffMs}`);
   const outDir = path.resolve(options.outDir);
-  const model = options.model === undefined || options.model === 'default' ? 'default' : path.resolve(options.model);
+  const model = resolveModel(options.model);
   const byName = new Map<string, string>();
   const jobs: Array<{ id: string; data: SegmentJobData }> = [];
   for (const i of inputs) {
