@@ -22,6 +22,7 @@ Commands:
   info MODEL [--shape 1x3xHxW]         inputs, outputs, op counts, parameters, FLOPs
   bench MODEL --shape 1x3xHxW          time runs (median, spread, GFLOP/s), optionally vs onnxruntime
   eval --pred DIR --gt DIR --classes N score label maps (pixel acc, mean acc, mean IU, fw IU)
+  serve [--port 8080] [--model M]      an HTTP API and web page for segmentation
 
 Run 'fcnkit <command> --help' for a command's options. Example:
   fcnkit segment examples/astronaut.png      (writes segmented/astronaut.labels.png and .overlay.png)`;
@@ -31,6 +32,8 @@ type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 interface CommandEntry {
   run: () => Promise<Command>;
   usage: () => string;
+  /** SIGTERM / Ctrl-C is how it normally ends (a server): exit with its own code, not 130. */
+  stopsOnSignal?: boolean;
 }
 
 // Commands load on demand: `fcnkit eval` need not load the model importers.
@@ -41,6 +44,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   info: { run: async () => require('./info').infoCommand, usage: () => require('./info').INFO_USAGE },
   bench: { run: async () => require('./bench').benchCommand, usage: () => require('./bench').BENCH_USAGE },
   eval: { run: async () => evalCommand, usage: () => EVAL_USAGE },
+  serve: { run: async () => require('./serve').serveCommand, usage: () => require('./serve').SERVE_USAGE, stopsOnSignal: true },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -111,7 +115,8 @@ export function cli(argv: string[] = process.argv.slice(2)): void {
   main(argv, ctx).then(
     (code) => {
       removeTempFiles(controller.signal.aborted);
-      process.exitCode = controller.signal.aborted && code === 0 ? EXIT_INTERRUPTED : code;
+      const stops = Object.prototype.hasOwnProperty.call(COMMANDS, argv[0]) && COMMANDS[argv[0]].stopsOnSignal;
+      process.exitCode = controller.signal.aborted && code === 0 && !stops ? EXIT_INTERRUPTED : code;
       // Let stdout drain, then leave even if a stray handle (a worker) lingers.
       setTimeout(() => process.exit(process.exitCode), 50).unref();
     },

@@ -15,7 +15,6 @@ import { FcnkitError } from '../errors';
 import { sweepTempFilesIn } from '../io/atomic-write';
 import { DEFAULT_FORMATS, OUTPUT_FORMATS, isBinary, outputFileName } from '../io/outputs';
 import type { OutputFormat } from '../io/outputs';
-import { resolvePreprocessing } from '../io/image';
 import type { LoadImageOptions, PresetName } from '../io/image';
 import { native } from '../native';
 import type { NativeSharedModel } from '../native';
@@ -25,7 +24,7 @@ import { EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, forceQuitHooks } from './c
 import type { CommandContext } from './context';
 import { collectInputs, duplicateNames } from './files';
 import type { InputFile } from './files';
-import { PRESET_NAMES, imageInput, loadCliModel } from './model';
+import { PRESET_NAMES, fitFixedInput, imageInput, loadCliModel } from './model';
 import type { CliModel } from './model';
 import { Progress } from './progress';
 import { SegmentEngine } from './segment-core';
@@ -131,7 +130,7 @@ async function allExist(outDir: string, name: string, formats: OutputFormat[]): 
 }
 
 /** The graph for a new input shape, from the imported model, added to the shared model. */
-function specService(model: CliModel, shared: NativeSharedModel, inputName: string): (shape: number[]) => Promise<void> {
+export function specService(model: CliModel, shared: NativeSharedModel, inputName: string): (shape: number[]) => Promise<void> {
   return async (shape) => {
     if (shared.hasSpec([shape])) return;
     const spec = model.imported.specFor({ [inputName]: shape });
@@ -188,11 +187,7 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
     if (fixed) throw new UsageError(`--size: the model takes a fixed input of ${input.height}×${input.width}`, 'segment');
     preprocessing = { ...preprocessing, size: [size, size], resize: 'letterbox' };
   } else if (fixed) {
-    // A fixed-size model takes its own size, whatever the preset says.
-    const r = resolvePreprocessing(preprocessing);
-    if (!r.size || r.size[0] !== input.height || r.size[1] !== input.width) {
-      preprocessing = { ...preprocessing, size: [input.height as number, input.width as number], resize: r.resize === 'none' ? 'stretch' : r.resize };
-    }
+    preprocessing = fitFixedInput(preprocessing, input);
   }
   if (tile !== undefined && fixed) throw new UsageError(`--tile: the model takes a fixed input of ${input.height}×${input.width}`, 'segment');
   const outputInfo = model.imported.outputs[0];
