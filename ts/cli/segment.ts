@@ -26,7 +26,7 @@ import { EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, forceQuitHooks } from './c
 import type { CommandContext } from './context';
 import { collectInputs, duplicateNames, outputsThatAreInputs } from './files';
 import type { InputFile } from './files';
-import { PRESET_NAMES, imageInput, loadCliModel } from './model';
+import { PRESET_NAMES, fitFixedInput, imageInput, loadCliModel } from './model';
 import type { CliModel } from './model';
 import { Progress } from './progress';
 import { SegmentEngine } from './segment-core';
@@ -149,10 +149,7 @@ export function photoSettings(
     preprocessing = { ...preprocessing, size: [o.size, o.size], resize: 'letterbox' };
   } else if (fixed) {
     // A fixed-size model takes its own size, whatever the preset says.
-    const r = resolvePreprocessing(preprocessing);
-    if (!r.size || r.size[0] !== input.height || r.size[1] !== input.width) {
-      preprocessing = { ...preprocessing, size: [input.height as number, input.width as number], resize: r.resize === 'none' ? 'stretch' : r.resize };
-    }
+    preprocessing = fitFixedInput(preprocessing, input);
   }
   // Bad or too large preprocessing (a sidecar's size over maxPixels, --size N too big) before any work.
   resolvePreprocessing(preprocessing);
