@@ -103,6 +103,8 @@ export async function workerCommand(argv: string[], ctx: CommandContext): Promis
       if (!ctx.tty) line(`ok ${e.input} -> ${e.result.outputs.map((o) => path.basename(o)).join(', ')} (${e.result.width}x${e.result.height}, ${(e.result.ms / 1000).toFixed(2)} s) [${e.id}]`);
     } else if (e.type === 'failed') {
       line(`${e.willRetry ? 'retrying' : 'failed'} (try ${e.attempt}): ${e.input ?? e.id}: ${e.code}: ${e.message}`, ctx.err);
+    } else if (e.type === 'model-loaded' || e.type === 'model-released') {
+      line(`${e.type === 'model-loaded' ? 'loaded' : 'released'} model ${e.model}${e.preset ? ` (preset ${e.preset})` : ''}`, ctx.tty ? ctx.err : ctx.out);
     } else if (e.type === 'stalled') {
       line(`job ${e.id}: its worker stopped answering; handed back to the queue`, ctx.err);
     } else if (Date.now() - lastError > 10000) {

@@ -59,6 +59,8 @@ export type SegmentWorkerEvent =
   | { type: 'completed'; id: string; input: string; result: SegmentJobResult }
   | { type: 'failed'; id: string; input: string | undefined; code: ErrorCode; message: string; attempt: number; willRetry: boolean }
   | { type: 'stalled'; id: string }
+  | { type: 'model-loaded'; model: string; preset?: PresetName }
+  | { type: 'model-released'; model: string; preset?: PresetName }
   | { type: 'error'; message: string };
 
 export interface SegmentWorker {
@@ -113,7 +115,7 @@ export async function createSegmentWorker(options: SegmentWorkerOptions): Promis
   const emit = options.onEvent ?? (() => undefined);
   const me = `${os.hostname()}:${process.pid}`;
 
-  const models = new ModelCache({ max: maxModels, workers, threads, device });
+  const models = new ModelCache({ max: maxModels, workers, threads, device, onChange: (e) => emit(e) });
   // The worker's own model first: a model that does not load stops it here, not job by job.
   const startModel = options.model === undefined || options.model === 'default' ? 'default' : options.model;
   (await models.acquire(startModel, options.preset)).release();
