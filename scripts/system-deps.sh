@@ -8,6 +8,7 @@ read -r -d '' WANTED <<'LIST'
 cmake cmake
 g++ g++
 make make
+chromium chromium
 LIST
 
 missing=()
