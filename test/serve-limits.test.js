@@ -1,7 +1,7 @@
 'use strict';
 // `fcnkit serve` under pressure: 8x the concurrency limit at once gives only 200s and 503s (the
 // 503s with Retry-After, counted in /metrics); a client that stalls mid-request is cut off by
-// --request-timeout and gives its place back; SIGTERM lets the request in progress finish,
+// --request-timeout and gives its place back, as does one that leaves mid-run; SIGTERM lets the request in progress finish,
 // refuses new connections, and exits 0.
 const t = require('tap');
 const net = require('node:net');
@@ -73,6 +73,25 @@ t.test('a client that stalls is cut off and gives its place back', async (t) => 
   t.ok(headers.ms < 10000, `stalled headers are cut off (${headers.ms} ms)`);
   t.match(await health(url), { inFlight: 0, queued: 0 }, 'the place is given back');
   t.equal((await postImage(url, await photoOf(64))).status, 200, 'and the next request is served');
+});
+
+t.test('a client that leaves mid-run gives its place back', async (t) => {
+  const { url } = await startServer(t, ['--max-concurrency', '1', '--max-queue', '0', '--threads', '1']);
+  const photo = await photoOf(2000);
+  for (let i = 0; i < 2; i++) {
+    const controller = new AbortController();
+    const pending = postImage(url, photo, { format: 'overlay', type: 'image/jpeg', signal: controller.signal }).catch((e) => e.name);
+    const t0 = Date.now();
+    while ((await health(url)).inFlight === 0 && Date.now() - t0 < 30000) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    t.equal(await pending, 'AbortError', 'the client left');
+    while ((await health(url)).inFlight !== 0 && Date.now() - t0 < 60000) await new Promise((r) => setTimeout(r, 20));
+    t.match(await health(url), { inFlight: 0, queued: 0 }, 'its place is free again');
+  }
+  const res = await postImage(url, await photoOf(100), { format: 'json', type: 'image/jpeg' });
+  t.equal(res.status, 200, 'the next request is served');
+  const text = await (await fetch(`${url}/metrics`)).text();
+  t.notMatch(text, /status="5\d\d"/, 'no 5xx was recorded');
 });
 
 t.test('SIGTERM: the request in progress finishes, then exit 0', async (t) => {
