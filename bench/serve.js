@@ -104,7 +104,7 @@ async function inProcessPeer(runs) {
   }
   const seconds = (performance.now() - t0) / 1000;
   seg.release();
-  return { runs, p50: percentile(times, 50), p99: percentile(times, 99), perSecond: runs / seconds };
+  return { runs, mean: times.reduce((a, b) => a + b, 0) / runs, p50: percentile(times, 50), p99: percentile(times, 99), perSecond: runs / seconds };
 }
 
 async function main() {
@@ -124,6 +124,7 @@ async function main() {
       results.latency.push({
         clients,
         requests: r.requests.total,
+        mean: r.latency.average,
         p50: r.latency.p50,
         p99: r.latency.p99,
         perSecond: r.requests.total / r.seconds,
@@ -169,11 +170,11 @@ async function main() {
   console.log(`fcnkit serve, default model, ${results.photo} -> format=${FORMAT}; --max-concurrency ${CONCURRENCY} --threads ${THREADS}`);
   console.log(`machine: ${machine}`);
   const peer = results.inProcess;
-  console.log('| clients | requests | p50 ms | p99 ms | req/s | vs in-process | status |');
-  console.log('|---|---|---|---|---|---|---|');
-  console.log(`| in-process peer (no HTTP), 1 at a time | ${peer.runs} | ${f(peer.p50)} | ${f(peer.p99)} | ${f(peer.perSecond, 2)} | 1× | |`);
+  console.log('| clients | requests | p50 ms | p99 ms | mean ms | req/s | vs in-process | status |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  console.log(`| in-process peer (no HTTP), 1 at a time | ${peer.runs} | ${f(peer.p50)} | ${f(peer.p99)} | ${f(peer.mean)} | ${f(peer.perSecond, 2)} | 1× | |`);
   for (const l of results.latency) {
-    console.log(`| ${l.clients} | ${l.requests} | ${l.p50} | ${l.p99} | ${f(l.perSecond, 2)} | ${f(l.perSecond / results.inProcess.perSecond, 2)}× | ${JSON.stringify(l.status)} |`);
+    console.log(`| ${l.clients} | ${l.requests} | ${l.p50} | ${l.p99} | ${f(l.mean)} | ${f(l.perSecond, 2)} | ${f(l.perSecond / results.inProcess.perSecond, 2)}× | ${JSON.stringify(l.status)} |`);
   }
   const o = results.overload;
   console.log(`overload: ${o.clients} clients (8× the limit), queue 0, ${o.requests} requests: ${JSON.stringify(o.status)} -> ${o.onlyOkAndBusy ? 'only 200 and 503' : 'OTHER STATUSES'}`);
