@@ -7,7 +7,8 @@
 // others are clamped into it. The sum runs in the same order as torchvision's CPU kernel so the
 // results match it to the last bit on ordinary inputs.
 //
-// roiAlignMultiLevel takes [rois, level 0 map, level 1 map, ...] with `scales` (one per map,
+// roiAlignMultiLevel (aligned defaults to false there, as MultiScaleRoIAlign calls roi_align)
+// takes [rois, level 0 map, level 1 map, ...] with `scales` (one per map,
 // powers of two: 1/4 .. 1/32 for P2..P5) and sends each RoI to one map:
 // k = floor(canonicalLevel + log2(sqrt(area) / canonicalSize) + 1e-6), clamped to the maps'
 // levels (k_min = -log2(scales[0])), in float32 as torchvision's LevelMapper.
@@ -102,7 +103,7 @@ void roi_align_one(const float* map, int64_t channels, int64_t height, int64_t w
   (void)channels;
 }
 
-Status parse_roi_params(const Attrs& a, const std::string& who, RoiParams* p) {
+Status parse_roi_params(const Attrs& a, const std::string& who, int64_t default_aligned, RoiParams* p) {
   int64_t size[2];
   FCN_RETURN_IF_ERROR(get_pair(a, who, "outputSize", 7, size));
   if (size[0] < 1 || size[1] < 1 || size[0] > 4096 || size[1] > 4096)
@@ -113,7 +114,7 @@ Status parse_roi_params(const Attrs& a, const std::string& who, RoiParams* p) {
   if (p->sampling < 0 || p->sampling > 64)
     return error(Code::kInvalidArgument, who, ": samplingRatio must be in 0..64 (0 = adaptive), got ", p->sampling);
   int64_t aligned;
-  FCN_RETURN_IF_ERROR(a.get_int(who, "aligned", 1, &aligned));
+  FCN_RETURN_IF_ERROR(a.get_int(who, "aligned", default_aligned, &aligned));
   if (aligned != 0 && aligned != 1) return error(Code::kInvalidArgument, who, ": aligned must be a boolean, got ", aligned);
   p->aligned = aligned != 0;
   std::string mode;
@@ -281,7 +282,7 @@ class RoiAlignMultiLevelOp : public Op {
 
 Status make_roi_align_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
   auto op = std::make_unique<RoiAlignOp>();
-  FCN_RETURN_IF_ERROR(parse_roi_params(a, who, &op->p));
+  FCN_RETURN_IF_ERROR(parse_roi_params(a, who, 1, &op->p));
   double scale;
   FCN_RETURN_IF_ERROR(a.get_float(who, "spatialScale", 1.0, &scale));
   if (!(scale > 0) || !std::isfinite(scale))
@@ -293,7 +294,8 @@ Status make_roi_align_op(const Attrs& a, const std::string& who, std::unique_ptr
 
 Status make_roi_align_multi_level_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>* out) {
   auto op = std::make_unique<RoiAlignMultiLevelOp>();
-  FCN_RETURN_IF_ERROR(parse_roi_params(a, who, &op->p));
+  // MultiScaleRoIAlign calls roi_align with aligned=False.
+  FCN_RETURN_IF_ERROR(parse_roi_params(a, who, 0, &op->p));
   FCN_RETURN_IF_ERROR(a.get_floats(who, "scales", {}, &op->scales));
   if (op->scales.empty()) return error(Code::kInvalidArgument, who, ": scales is required (one per feature map)");
   FCN_RETURN_IF_ERROR(a.get_float(who, "canonicalSize", 224, &op->canonical_size));
