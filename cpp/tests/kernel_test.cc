@@ -23,6 +23,18 @@
 #include <string>
 #include <vector>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FCN_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(FCN_ASAN)
+#define FCN_ASAN 1
+#endif
+#ifdef FCN_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #include "core/buffer.h"
 #include "core/shape.h"
 #include "core/thread_pool.h"
@@ -67,7 +79,7 @@ char g_current[320] = "";
 void set_current(const std::string& what) {
   std::snprintf(g_current, sizeof g_current, "%s", what.c_str());
 }
-void on_fault(int sig) {
+[[maybe_unused]] void on_fault(int sig) {
   const char* head = "CRASH ";
   const char* tail = sig == SIGSEGV ? ": SIGSEGV (a kernel touched memory outside a caller's buffer)\n"
                                     : ": fatal signal\n";
@@ -710,8 +722,14 @@ int main(int argc, char** argv) {
   }
   std::printf("kernel_test: seed %" PRIu64 " (replay: %s %" PRIu64 ")\n", seed, argv[0], seed);
   fcn::g_rng.seed(seed);
+#ifdef FCN_ASAN
+  // Under AddressSanitizer (scripts/sanitize.sh) its own handler reports a fault on a guard page,
+  // with a stack trace; this names the case before the report ends the program.
+  __sanitizer_set_death_callback([] { std::fprintf(stderr, "kernel_test: died in %s\n", fcn::g_current); });
+#else
   signal(SIGSEGV, fcn::on_fault);
   signal(SIGBUS, fcn::on_fault);
+#endif
   const auto t0 = std::chrono::steady_clock::now();
   try {
     fcn::run_all();
