@@ -59,13 +59,5 @@ export type { OutputFormat, Photo, LabelResult, LabelOptions, WriteOutputsOption
 export { writeFileAtomic } from './io/atomic-write';
 
 // Every export: arguments screened and every error coded (see api-guard.ts).
-import { guardModules } from './api-guard';
-/* eslint-disable @typescript-eslint/no-require-imports */
-guardModules([
-  require('./tensor'), require('./ops'), require('./ops/index'), require('./backend'), require('./graph/builder'),
-  require('./graph/model'), require('./models'), require('./dense'), require('./io/image'), require('./io/tflite-import'),
-  require('./segment-person'), require('./session'), require('./device'), require('./graph/compiled'),
-  require('./io/onnx-import'), require('./io/safetensors'), require('./io/caffe-import'), require('./io/npy'),
-  require('./io/outputs'), require('./io/atomic-write'),
-]);
-/* eslint-enable @typescript-eslint/no-require-imports */
+import { guardExports } from './api-guard';
+guardExports(exports, __dirname);
