@@ -87,7 +87,7 @@ function checkStat(file: string, st: fs.Stats, opts: ReadOptions): void {
     throw new FcnkitError('IO_ERROR', `cannot read ${opts.what} '${file}'${linkNote(file)}: it is ${describeFileType(st)}, not a regular file`);
   }
   if (st.size > opts.maxBytes) {
-    throw new FcnkitError('TOO_LARGE', `${opts.what} '${file}' is ${st.size} bytes, over the limit of ${opts.maxBytes} bytes for a ${opts.what}`);
+    throw new FcnkitError('TOO_LARGE', `${opts.what} '${file}' is ${st.size} bytes, over the limit of ${opts.maxBytes} bytes (${opts.what} files)`);
   }
 }
 
