@@ -218,7 +218,8 @@ export async function makeDirs(dir: string, what = 'folder'): Promise<void> {
       st = await fsp.stat(cur);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') throw new FcnkitError('IO_ERROR', `cannot create the ${what} '${dir}': '${cur}': ${(err as Error).message}`, { cause: err });
+      // ENOTDIR: a part of the path is a file; going up finds it and says so.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new FcnkitError('IO_ERROR', `cannot create the ${what} '${dir}': '${cur}': ${(err as Error).message}`, { cause: err });
     }
     if (st) {
       if (!st.isDirectory()) throw new FcnkitError('IO_ERROR', `cannot create the ${what} '${dir}': '${cur}' is ${describeFileType(st)}, not a folder`);
