@@ -189,6 +189,7 @@ async function child() {
     }
     write({ end: i, bad });
   }
+  write({ done: true });
 }
 
 // ---- the parent ---------------------------------------------------------------------------------
@@ -259,7 +260,8 @@ async function parent() {
 }
 
 if (process.env.FCNKIT_HOSTILE_CHILD) {
-  child().then(() => process.exit(0), (err) => {
+  // Exit once stdout is flushed: a pipe the parent reads slowly would lose the last lines.
+  child().then(() => process.stdout.write('', () => process.exit(0)), (err) => {
     process.stderr.write(`${err?.stack ?? err}\n`);
     process.exit(3);
   });
