@@ -246,3 +246,16 @@ t.test('encodeCaffemodel(not an array): a coded error', async (t) => {
   t.equal(r.error?.name, 'FcnkitError');
   t.equal(r.error?.code, 'INVALID_ARGUMENT');
 });
+
+t.test('exportOnnx and writeNpy onto a FIFO path: written atomically (the FIFO is replaced), no hang', async (t) => {
+  const dir = tmp(t);
+  const model = mkfifo(path.join(dir, 'm.onnx'));
+  const npy = mkfifo(path.join(dir, 'x.npy'));
+  const r = await inChild(`
+    await lib.models.unet({ inChannels: 1, numClasses: 2, levels: 2, baseChannels: 2 }).exportOnnx(${JSON.stringify(model)});
+    await lib.writeNpy(${JSON.stringify(npy)}, { dtype: 'float32', shape: [2], data: new Float32Array([1, 2]) });
+    const fs = require('fs');
+    return [fs.statSync(${JSON.stringify(model)}).isFile(), (await lib.readNpy(${JSON.stringify(npy)})).shape];`);
+  t.notOk(r.hung, 'no hang');
+  t.same(r.value, [true, [2]], `both written as regular files (${JSON.stringify(r.error)})`);
+});
