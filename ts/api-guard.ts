@@ -79,6 +79,12 @@ export function guardFunction<F extends (...args: never[]) => unknown>(fn: F, la
     if (r instanceof Promise) return r.catch((err: unknown) => { throw coded(err, label); });
     return r;
   };
+  // Properties hung on the function (constants, sub-functions) come along.
+  for (const k of Reflect.ownKeys(fn)) {
+    if (k === 'length' || k === 'name' || k === 'prototype' || k === 'arguments' || k === 'caller') continue;
+    const d = Object.getOwnPropertyDescriptor(fn, k);
+    if (d) Object.defineProperty(wrapped, k, d);
+  }
   Object.defineProperty(wrapped, 'name', { value: fn.name });
   Object.defineProperty(wrapped, 'length', { value: fn.length });
   Object.defineProperty(wrapped, GUARDED, { value: true });
