@@ -57,6 +57,11 @@ export {
 } from './io/outputs';
 export type { OutputFormat, Photo, LabelResult, LabelOptions, WriteOutputsOptions } from './io/outputs';
 export { writeFileAtomic } from './io/atomic-write';
+export { createSegmentWorker, enqueueSegmentJobs, queueStatus, retryFailed, drainQueue, segmentJobId, DEFAULT_QUEUE_NAME } from './queue';
+export type {
+  SegmentWorker, SegmentWorkerOptions, SegmentWorkerEvent, SegmentJobData, SegmentJobResult, EnqueueInput, EnqueueOptions, EnqueueResult,
+  EnqueuedJob, QueueConnection, QueueStatus, FailedJob, JobState,
+} from './queue';
 
 // Every export: arguments screened and every error coded (see api-guard.ts).
 import { guardExports } from './api-guard';
