@@ -131,13 +131,18 @@ class HeaderParser {
     return this.s.slice(start, this.i++);
   }
 
+  private depth = 0;
+
   private sequence(close: string): PyValue[] {
+    // A real header nests at most a tuple in a list; deep nesting would overflow the JS stack.
+    if (++this.depth > 8) throw bad(`header sequences nest too deeply at offset ${this.i}`, this.source);
     this.i++;
     const items: PyValue[] = [];
     for (;;) {
       this.ws();
       if (this.peek() === close) {
         this.i++;
+        this.depth--;
         return items;
       }
       if (items.length > MAX_RANK * 4) throw bad('a header sequence is too long', this.source);
