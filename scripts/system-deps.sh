@@ -9,6 +9,7 @@ cmake cmake
 g++ g++
 make make
 redis-server redis-server
+chromium chromium
 LIST
 
 missing=()

@@ -25,6 +25,7 @@ Commands:
   enqueue IMAGES... --queue URL        add segmentation jobs to a queue in Redis (BullMQ)
   worker --queue URL                   run the queue's jobs until SIGTERM (any number of machines)
   queue status|retry-failed|drain      a queue's counts and failures; retry the failed; empty it
+  serve [--port 8080] [--model M]      an HTTP API and web page for segmentation
 
 Run 'fcnkit <command> --help' for a command's options. Example:
   fcnkit segment examples/astronaut.png      (writes segmented/astronaut.labels.png and .overlay.png)`;
@@ -49,6 +50,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   enqueue: { run: async () => require('./enqueue').enqueueCommand, usage: () => require('./enqueue').ENQUEUE_USAGE },
   worker: { run: async () => require('./worker').workerCommand, usage: () => require('./worker').WORKER_USAGE, runsUntilStopped: true },
   queue: { run: async () => require('./queue').queueCommand, usage: () => require('./queue').QUEUE_CMD_USAGE },
+  serve: { run: async () => require('./serve').serveCommand, usage: () => require('./serve').SERVE_USAGE, runsUntilStopped: true },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

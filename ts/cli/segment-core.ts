@@ -3,12 +3,12 @@
  * back to the photo's size, write the outputs. Runs in a worker thread (or the main thread with
  * --workers 0); the model it runs is a NativeSharedModel shared by all of them.
  */
-import * as fs from 'node:fs';
 import { FcnkitError } from '../errors';
-import { loadImage, resizeScoresToOriginal } from '../io/image';
+import { FILE_LIMITS, readRegularFile } from '../io/safe-file';
+import { loadImage, resizeScoresToOriginal, resolvePreprocessing } from '../io/image';
 import type { LoadImageOptions } from '../io/image';
 import { labelsFromScores, sharpLib, writeOutputs } from '../io/outputs';
-import type { OutputFormat, Photo } from '../io/outputs';
+import type { LabelResult, OutputFormat, Photo } from '../io/outputs';
 import { Tensor } from '../tensor';
 
 export interface SegmentConfig {
@@ -40,6 +40,15 @@ export interface SegmentDone {
   /** Classes of the label map. */
   classes: number;
   ms: number;
+}
+
+/** One photo segmented, at the photo's (upright) size. */
+export interface Segmentation {
+  /** Scores [1, K, H, W] resized to the photo. */
+  scores: Tensor<Float32Array>;
+  labels: LabelResult;
+  /** The decoded photo, when asked for. */
+  photo?: Photo;
 }
 
 /** What SegmentEngine runs: the CPU's NativeSharedModel, or CudaSegmentModel on the GPU. */
@@ -168,20 +177,26 @@ export class SegmentEngine {
   async process(task: SegmentTask, signal: AbortSignal): Promise<SegmentDone> {
     const t0 = Date.now();
     const cfg = task.config ?? this.cfg;
-    let bytes: Buffer;
-    try {
-      bytes = await fs.promises.readFile(task.file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new FcnkitError('IO_ERROR', `cannot read: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder' : (err as Error).message}`);
-    }
+    const bytes = await readRegularFile(task.file, { what: 'image', maxBytes: FILE_LIMITS.image });
     const needPhoto = cfg.formats.includes('overlay') || cfg.formats.includes('cutout');
-    // The file is read once; loadImage would name the buffer in its messages, the caller names the file.
+    const { scores, labels, photo } = await this.segment(bytes, signal, needPhoto, cfg);
+    const outputs = await writeOutputs(scores, photo, labels, { outDir: cfg.outDir, name: task.name, formats: cfg.formats });
+    return { id: task.id, outputs, width: labels.width, height: labels.height, classes: labels.numClasses, ms: Date.now() - t0 };
+  }
+
+  /**
+   * One photo's bytes -> scores and labels at the photo's size, and the photo itself (decoded
+   * upright, for overlays and cutouts) when asked. A photo whose header claims more than the
+   * preprocessing's maxPixels is TOO_LARGE before any pixel is decoded.
+   */
+  async segment(bytes: Buffer, signal: AbortSignal, needPhoto: boolean, cfg: SegmentConfig = this.cfg): Promise<Segmentation> {
+    // The caller names the input in its messages: drop loadImage's description of the buffer.
     const loading = loadImage(bytes, cfg.preprocessing).catch((err: unknown) => {
-      if (err instanceof FcnkitError) throw new FcnkitError(err.code, err.message.replace(/^image \([^)]*\) /, ''), { cause: err });
+      if (err instanceof FcnkitError) throw new FcnkitError(err.code, err.message.replace(/^image \((?:[^()]|\([^()]*\))*\) /, ''), { cause: err });
       throw err;
     });
-    const [image, photo] = await Promise.all([loading, needPhoto ? decodePhoto(bytes) : undefined]);
+    const maxPixels = resolvePreprocessing(cfg.preprocessing).maxPixels;
+    const [image, photo] = await Promise.all([loading, needPhoto ? decodePhoto(bytes, maxPixels) : undefined]);
     if (signal.aborted) throw new FcnkitError('ABORTED', 'stopped');
     const result = await this.infer(cfg, image.tensor, signal);
     let scores: Tensor<Float32Array>;
@@ -199,8 +214,7 @@ export class SegmentEngine {
     if (photo && (photo.width !== labels.width || photo.height !== labels.height)) {
       throw new FcnkitError('BAD_IMAGE', `decoded ${photo.width}×${photo.height} but the scores are ${labels.width}×${labels.height}`);
     }
-    const outputs = await writeOutputs(full, photo, labels, { outDir: cfg.outDir, name: task.name, formats: cfg.formats });
-    return { id: task.id, outputs, width: labels.width, height: labels.height, classes: labels.numClasses, ms: Date.now() - t0 };
+    return { scores: full, labels, photo };
   }
 }
 
@@ -224,9 +238,10 @@ function labelsToOneHot(labels: Tensor<Int32Array>): Tensor<Float32Array> {
 }
 
 /** The photo as 8-bit RGB at its upright size, as the outputs show it. */
-async function decodePhoto(bytes: Buffer): Promise<Photo> {
+async function decodePhoto(bytes: Buffer, maxPixels: number): Promise<Photo> {
   try {
-    const { data, info } = await sharpLib()(bytes, { limitInputPixels: 100_000_000 })
+    // sharp checks the header's size against the limit before it decodes anything.
+    const { data, info } = await sharpLib()(bytes, { limitInputPixels: maxPixels })
       .rotate()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace('srgb')
@@ -235,6 +250,8 @@ async function decodePhoto(bytes: Buffer): Promise<Photo> {
     if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
   } catch (err) {
-    throw new FcnkitError('BAD_IMAGE', `cannot decode: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    if (/pixel limit/i.test(message)) throw new FcnkitError('TOO_LARGE', `over the limit of ${maxPixels} pixels (${message})`);
+    throw new FcnkitError('BAD_IMAGE', `cannot decode: ${message}`);
   }
 }

@@ -12,7 +12,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FcnkitError } from '../errors';
-import { sweepTempFilesIn } from '../io/atomic-write';
+import { removeStaleTempFiles, sweepTempFilesIn } from '../io/atomic-write';
+import { makeDirs } from '../io/safe-file';
 import { DEFAULT_FORMATS, OUTPUT_FORMATS, isBinary, outputFileName } from '../io/outputs';
 import type { OutputFormat } from '../io/outputs';
 import { resolvePreprocessing } from '../io/image';
@@ -23,9 +24,9 @@ import { UsageError, boolOpt, intOpt, numberOpt, parseCommand, stringOpt } from 
 import type { OptionSpecs } from './args';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, forceQuitHooks } from './context';
 import type { CommandContext } from './context';
-import { collectInputs, duplicateNames } from './files';
+import { collectInputs, duplicateNames, outputsThatAreInputs } from './files';
 import type { InputFile } from './files';
-import { PRESET_NAMES, imageInput, loadCliModel } from './model';
+import { PRESET_NAMES, fitFixedInput, imageInput, loadCliModel } from './model';
 import type { CliModel } from './model';
 import { Progress } from './progress';
 import { SegmentEngine } from './segment-core';
@@ -148,11 +149,10 @@ export function photoSettings(
     preprocessing = { ...preprocessing, size: [o.size, o.size], resize: 'letterbox' };
   } else if (fixed) {
     // A fixed-size model takes its own size, whatever the preset says.
-    const r = resolvePreprocessing(preprocessing);
-    if (!r.size || r.size[0] !== input.height || r.size[1] !== input.width) {
-      preprocessing = { ...preprocessing, size: [input.height as number, input.width as number], resize: r.resize === 'none' ? 'stretch' : r.resize };
-    }
+    preprocessing = fitFixedInput(preprocessing, input);
   }
+  // Bad or too large preprocessing (a sidecar's size over maxPixels, --size N too big) before any work.
+  resolvePreprocessing(preprocessing);
   if (o.tile !== undefined && fixed) throw new UsageError(`--tile: the model takes a fixed input of ${input.height}×${input.width}`, command);
   const outputInfo = model.imported.outputs[0];
   const channels = outputInfo?.shape[1];
@@ -198,7 +198,7 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
   const target = resolved.device === 'cuda' ? resolved : undefined;
 
   // Inputs, before the model: a typo in a path should not wait for a big model to load.
-  const { inputs: found, missing } = await collectInputs(p.positionals);
+  const { inputs: found, missing } = await collectInputs(p.positionals, [outDir]);
   const seen = new Set<string>();
   const inputs: InputFile[] = found.filter((i) => {
     const key = path.resolve(i.file);
@@ -211,16 +211,21 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
     const [a, b] = dups[0];
     throw new UsageError(`'${a.file}' and '${b.file}' would both write ${outDir}/${a.name}.*; give them from different folders or rename one${dups.length > 1 ? ` (and ${dups.length - 1} more such pairs)` : ''}`, 'segment');
   }
+  // Nothing the batch reads is ever written: an output path that is one of the inputs is refused
+  // before any work (an existing output that is not an input is replaced, or kept with --skip-existing).
+  const clobbers = await outputsThatAreInputs(inputs, (i) => formats.map((f) => path.join(outDir, outputFileName(i.name, f))));
+  if (clobbers.length) {
+    const c = clobbers[0];
+    throw new FcnkitError('INVALID_ARGUMENT', `the output '${c.output}' (of '${c.of}') is the input '${c.input}': segmenting would overwrite it; ` +
+      `choose another --out folder${clobbers.length > 1 ? ` (${clobbers.length - 1} more output${clobbers.length > 2 ? 's are' : ' is'} an input too)` : ''}`);
+  }
 
   const model = await loadCliModel(stringOpt(p, 'model', 'segment'), presetText as PresetName | undefined);
   const { input, fixed, preprocessing } = photoSettings(model, { size, tile, formats }, 'segment');
 
-  try {
-    await fs.promises.mkdir(outDir, { recursive: true });
-  } catch (err) {
-    throw new FcnkitError('IO_ERROR', `cannot create the output folder '${outDir}': ${(err as Error).message}`);
-  }
+  await makeDirs(outDir, 'output folder');
 
+  removeStaleTempFiles(outDir);
   sweepTempFilesIn(outDir);
   const results: ImageResult[] = [];
   const todo: InputFile[] = [];
