@@ -8,6 +8,7 @@ read -r -d '' WANTED <<'LIST'
 cmake cmake
 g++ g++
 make make
+redis-server redis-server
 chromium chromium
 LIST
 

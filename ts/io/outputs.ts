@@ -15,10 +15,10 @@
  *
  * Every file is written atomically (temp file in the same folder + rename).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SharpConstructor } from 'sharp';
 import { FcnkitError, invalidArgument } from '../errors';
+import { FILE_LIMITS, makeDirs, readRegularFile } from './safe-file';
 import { Tensor } from '../tensor';
 import { argmaxLabels, vocPalette } from '../dense/labels';
 import type { Rgb } from '../dense/labels';
@@ -269,9 +269,10 @@ export async function writeOutputs(
   const lr = 'labels' in labelsOrOptions ? labelsOrOptions : await labelsFromScores(s, labelsOrOptions);
   const written: string[] = [];
   const target = (format: OutputFormat): string => path.join(options.outDir, outputFileName(options.name, format));
-  if (options.name.includes('/') || options.name.includes(path.sep)) {
-    await fs.promises.mkdir(path.dirname(target('labels')), { recursive: true });
+  if (typeof options.name !== 'string' || options.name === '' || path.isAbsolute(options.name) || options.name.split(/[\\/]/).some((part) => part === '..' || part === '')) {
+    throw invalidArgument('writeOutputs name', 'a relative name inside outDir (no "..", no empty parts)', options.name);
   }
+  if (options.name.includes('/') || options.name.includes(path.sep)) await makeDirs(path.dirname(target('labels')), 'output folder');
   for (const format of options.formats) {
     const bytes = await encodeOutput(format, s, photo, lr, options);
     const file = target(format);
@@ -288,12 +289,7 @@ export async function writeOutputs(
  * would have to be mapped back to classes.
  */
 export async function readLabelImage(file: string): Promise<{ labels: Uint8Array | Uint16Array; width: number; height: number }> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.promises.readFile(file);
-  } catch (err) {
-    throw new FcnkitError('IO_ERROR', `cannot read '${file}': ${(err as Error).message}`, { cause: err });
-  }
+  const bytes = await readRegularFile(file, { what: 'label image', maxBytes: FILE_LIMITS.image });
   const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const png = pngInfo(u8);
   if (png && png.colorType === 3 && !png.interlaced) {
