@@ -3,6 +3,7 @@
 
 #include "binding/instance.h"
 #include "core/cpu_features.h"
+#include "core/memory.h"
 #include "core/thread_pool.h"
 #include "kernels/fma_peak.h"
 
@@ -23,6 +24,8 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   if (!fcn::active_isa_note().empty()) o.Set("isaNote", fcn::active_isa_note());
   o.Set("bestIsa", fcn::isa_name(fcn::best_isa()));
   o.Set("threads", fcn::ThreadPool::global().num_threads());
+  o.Set("physicalMemoryBytes", double(fcn::physical_memory_bytes()));
+  o.Set("defaultMemoryBudgetBytes", double(fcn::default_memory_budget()));
   o.Set("cuda", cuda_backend_info(env));  // binding/cuda_graph.cc
   return o;
 }
@@ -37,6 +40,7 @@ Napi::Value MeasureFmaPeak(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* instance = new Instance();
   env.SetInstanceData<Instance>(instance);
+  instance->array_buffer = Napi::Persistent(env.Global().Get("ArrayBuffer").As<Napi::Function>());
   env.AddCleanupHook([runs = instance->runs] { runs->abort_all(); });
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfo, "backendInfo"));
   exports.Set("measureFmaPeak", Napi::Function::New(env, MeasureFmaPeak, "measureFmaPeak"));

@@ -8,6 +8,8 @@ read -r -d '' WANTED <<'LIST'
 cmake cmake
 g++ g++
 make make
+redis-server redis-server
+chromium chromium
 LIST
 
 missing=()

@@ -16,7 +16,7 @@
 import { FcnkitError, invalidArgument, toFcnkitError } from './errors';
 import { native, NativeCudaGraph, NativeCudaInfo, NativeCudaPlan, NativeTensor } from './native';
 import { Tensor } from './tensor';
-import { CompiledGraph } from './graph/compiled';
+import { checkMemoryBudget, CompiledGraph } from './graph/compiled';
 import { orderInputs, PlanCache, wrapOutputs } from './graph/plan-cache';
 import type { GraphInputs, GraphOutputs } from './graph/plan-cache';
 import type { GraphSpec } from './graph/spec';
@@ -201,6 +201,12 @@ export interface DeviceOptions {
   deviceIndex?: number;
   /** @internal Run the CUDA lowering on the CPU emulator (tests without a GPU). */
   emulate?: boolean;
+  /**
+   * What one run may hold on the CPU, in bytes: packed weights, intermediates, op workspace and
+   * outputs together (default: 3/4 of physical memory, backendInfo().defaultMemoryBudgetBytes).
+   * A model or an input size past it is TOO_LARGE when compiled, before anything is allocated.
+   */
+  memoryBudgetBytes?: number;
 }
 
 export interface ResolvedDevice {
@@ -208,7 +214,9 @@ export interface ResolvedDevice {
   precision: Precision;
   deviceIndex?: number;
   emulate: boolean;
+  memoryBudgetBytes?: number;
 }
+
 
 /**
  * Checks `device` / `precision` (INVALID_ARGUMENT) and, for 'cuda', that a GPU can be used
@@ -225,8 +233,15 @@ export function resolveDevice(options: DeviceOptions): ResolvedDevice {
     throw invalidArgument('deviceIndex', 'an integer >= 0', deviceIndex);
   }
   const emulate = options.emulate === true;
+  const memoryBudgetBytes = checkMemoryBudget('memoryBudgetBytes', options.memoryBudgetBytes);
   if (device === 'cuda' && !emulate) requireCuda();
-  return { device, precision, ...(deviceIndex !== undefined ? { deviceIndex } : {}), emulate };
+  return {
+    device,
+    precision,
+    ...(deviceIndex !== undefined ? { deviceIndex } : {}),
+    emulate,
+    ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}),
+  };
 }
 
 /** What Model and InferenceSession run: a CompiledGraph on the CPU or a CudaCompiledGraph. */
@@ -237,7 +252,9 @@ export type DeviceGraph = CompiledGraph | CudaCompiledGraph;
  * UNSUPPORTED_OP here, naming the node (see cudaOpTypes()).
  */
 export function compileOn(spec: GraphSpec, target: ResolvedDevice, maxPlans: number): DeviceGraph {
-  if (target.device === 'cpu') return new CompiledGraph(spec, { maxPlans });
+  if (target.device === 'cpu') {
+    return new CompiledGraph(spec, { maxPlans, ...(target.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: target.memoryBudgetBytes } : {}) });
+  }
   const supported = new Set(cudaOpTypes());
   const node = spec.nodes.find((n) => !supported.has(n.type));
   if (node) {
@@ -258,5 +275,6 @@ export function deviceOptionsOf(o: DeviceOptions): DeviceOptions {
   if (o.precision !== undefined) out.precision = o.precision;
   if (o.deviceIndex !== undefined) out.deviceIndex = o.deviceIndex;
   if (o.emulate !== undefined) out.emulate = o.emulate;
+  if (o.memoryBudgetBytes !== undefined) out.memoryBudgetBytes = o.memoryBudgetBytes;
   return out;
 }

@@ -61,3 +61,20 @@ export {
 } from './io/outputs';
 export type { OutputFormat, Photo, LabelResult, LabelOptions, WriteOutputsOptions } from './io/outputs';
 export { writeFileAtomic } from './io/atomic-write';
+export { createSegmentWorker, enqueueSegmentJobs, queueStatus, retryFailed, drainQueue, segmentJobId, DEFAULT_QUEUE_NAME } from './queue';
+export type {
+  SegmentWorker, SegmentWorkerOptions, SegmentWorkerEvent, SegmentJobData, SegmentJobResult, EnqueueInput, EnqueueOptions, EnqueueResult,
+  EnqueuedJob, QueueConnection, QueueStatus, FailedJob, JobState,
+} from './queue';
+
+// Every export: arguments screened and every error coded (see api-guard.ts).
+import { guardModules } from './api-guard';
+/* eslint-disable @typescript-eslint/no-require-imports */
+guardModules([
+  require('./tensor'), require('./ops'), require('./ops/index'), require('./backend'), require('./graph/builder'),
+  require('./graph/model'), require('./models'), require('./dense'), require('./io/image'), require('./io/tflite-import'),
+  require('./segment-person'), require('./session'), require('./device'), require('./graph/compiled'),
+  require('./io/onnx-import'), require('./io/safetensors'), require('./io/caffe-import'), require('./io/npy'),
+  require('./io/outputs'), require('./io/atomic-write'), require('./queue'),
+]);
+/* eslint-enable @typescript-eslint/no-require-imports */

@@ -10,11 +10,11 @@
  */
 import * as path from 'path';
 import { FcnkitError, invalidArgument, toFcnkitError } from './errors';
+import { FILE_LIMITS, readRegularFile } from './io/safe-file';
 import { CompiledGraph } from './graph/compiled';
 import { loadImage, loadPreprocessingSidecar, LoadImageOptions, PREPROCESSING_PRESETS, resizeScoresToOriginal } from './io/image';
 import { importTflite } from './io/tflite-import';
 import { Tensor } from './tensor';
-import { promises as fsp } from 'fs';
 
 /** Where the embedded model lives (the package's models/ folder). */
 export const SELFIE_MODEL_PATH = path.join(__dirname, '..', 'models', 'selfie_segmentation.tflite');
@@ -45,12 +45,7 @@ interface SelfieModel {
 let cached: Promise<SelfieModel> | undefined;
 
 async function loadSelfieModel(): Promise<SelfieModel> {
-  let bytes: Buffer;
-  try {
-    bytes = await fsp.readFile(SELFIE_MODEL_PATH);
-  } catch (err) {
-    throw new FcnkitError('IO_ERROR', `the embedded model '${SELFIE_MODEL_PATH}' cannot be read: ${(err as Error).message}`, { cause: err });
-  }
+  const bytes = await readRegularFile(SELFIE_MODEL_PATH, { what: 'embedded model', maxBytes: FILE_LIMITS.model });
   const preprocessing = (await loadPreprocessingSidecar(SELFIE_MODEL_PATH)) ?? PREPROCESSING_PRESETS.selfie;
   const imported = importTflite(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { preprocessing });
   const input = imported.inputs[0];

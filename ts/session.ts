@@ -12,7 +12,7 @@
  * Contract with the importers: GraphSpec.inputs carry the ImportedGraph's input names, and
  * spec.outputs[i] is the value returned as ImportedGraph.outputs[i].
  */
-import { promises as fsp } from 'node:fs';
+import { FILE_LIMITS, readOptionalRegularFile, readRegularFile } from './io/safe-file';
 import * as path from 'node:path';
 import { describe, FcnkitError, invalidArgument, toFcnkitError } from './errors';
 import { shapeKey } from './graph/compiled';
@@ -49,6 +49,8 @@ export interface SessionRunOptions {
   signal?: AbortSignal;
   /** Caps the core's threads for this run. */
   threads?: number;
+  /** This run's memory budget in bytes (default: the session's memoryBudgetBytes). */
+  memoryBudgetBytes?: number;
 }
 
 export interface TensorMetadata {
@@ -90,37 +92,8 @@ function looksLikeText(b: Uint8Array): boolean {
   return true;
 }
 
-/** Files beyond this are read in parallel chunks (several reads in flight beat one long one). */
-const CHUNKED_READ_BYTES = 64 * 1024 * 1024;
-const READ_CHUNK = 32 * 1024 * 1024;
-
 async function readBytes(file: string, what: string): Promise<Uint8Array> {
-  let fh: fsp.FileHandle | undefined;
-  try {
-    fh = await fsp.open(file, 'r');
-    const st = await fh.stat();
-    if (!st.isFile()) throw new Error('not a regular file');
-    if (st.size < CHUNKED_READ_BYTES) return await fh.readFile();
-    const buf = Buffer.allocUnsafeSlow(st.size);
-    const reads: Promise<void>[] = [];
-    for (let off = 0; off < st.size; off += READ_CHUNK) {
-      const len = Math.min(READ_CHUNK, st.size - off);
-      reads.push((async () => {
-        let done = 0;
-        while (done < len) {
-          const { bytesRead } = await fh!.read(buf, off + done, len - done, off + done);
-          if (bytesRead === 0) throw new Error('the file shrank while being read');
-          done += bytesRead;
-        }
-      })());
-    }
-    await Promise.all(reads);
-    return buf;
-  } catch (err) {
-    throw new FcnkitError('IO_ERROR', `cannot read ${what} '${file}': ${(err as Error).message}`, { cause: err });
-  } finally {
-    await fh?.close();
-  }
+  return readRegularFile(file, { what, maxBytes: FILE_LIMITS.model });
 }
 
 /** An importer written by another part of fcnkit, loaded only when needed. */
@@ -160,6 +133,9 @@ export class InferenceSession {
   private readonly entries = new Map<string, Entry>();
 
   private constructor(imported: ImportedGraph, options: SessionOptions) {
+    if (typeof imported !== 'object' || imported === null || typeof options !== 'object' || options === null) {
+      throw new FcnkitError('INVALID_ARGUMENT', 'an InferenceSession is made by InferenceSession.create(source, options), not new InferenceSession()');
+    }
     this.imported = imported;
     this.format = imported.format;
     this.threads = options.threads;
@@ -246,11 +222,7 @@ export class InferenceSession {
         const importCaffe = lazyImporter<(prototxt: string, caffemodel?: Uint8Array) => ImportedGraph>('./io/caffe-import', 'importCaffe', 'Caffe');
         if (!caffemodel && file) {
           const sibling = file.replace(/\.(prototxt|pbtxt|txt)$/i, '') + '.caffemodel';
-          try {
-            caffemodel = await fsp.readFile(sibling);
-          } catch {
-            caffemodel = undefined;
-          }
+          caffemodel = await readOptionalRegularFile(sibling, { what: 'caffemodel', maxBytes: FILE_LIMITS.model });
         }
         return importCaffe(new TextDecoder().decode(bytes), caffemodel);
       }
@@ -288,11 +260,11 @@ export class InferenceSession {
   }
 
   /** run() on the calling thread (blocks the event loop: for scripts and small models). */
-  runSync(feeds: Record<string, Tensor>, options: Pick<SessionRunOptions, 'threads'> = {}): Record<string, Tensor> {
+  runSync(feeds: Record<string, Tensor>, options: Pick<SessionRunOptions, 'threads' | 'memoryBudgetBytes'> = {}): Record<string, Tensor> {
     try {
       const { entry, inputs } = this.prepare(feeds);
-      const { threads } = this.runOptions(options);
-      return this.pick(entry, entry.compiled.runSync(inputs, { threads }));
+      const { threads, memoryBudgetBytes } = this.runOptions(options);
+      return this.pick(entry, entry.compiled.runSync(inputs, { threads, ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}) }));
     } catch (err) {
       throw toFcnkitError(err);
     }
@@ -349,8 +321,8 @@ export class InferenceSession {
   private runOptions(options: unknown): SessionRunOptions {
     if (options === undefined || options === null) return { threads: this.threads };
     if (typeof options !== 'object' || Array.isArray(options)) throw invalidArgument('run options', 'an object', options);
-    const { signal, threads } = options as SessionRunOptions;
-    return { signal, threads: threads ?? this.threads };
+    const { signal, threads, memoryBudgetBytes } = options as SessionRunOptions;
+    return { signal, threads: threads ?? this.threads, ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}) };
   }
 
   private prepare(feeds: unknown): { entry: Entry; inputs: Record<string, Tensor> } {

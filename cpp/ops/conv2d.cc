@@ -53,8 +53,10 @@ class Conv2dOp : public Op {
     y.shape = {p.n, p.out_c, p.out_h, p.out_w};
     int64_t count;
     FCN_RETURN_IF_ERROR(checked_numel(y.shape, who.c_str(), &count));
-    plan_ = make_conv2d_plan(isa_, p);
+    s = make_conv2d_plan(isa_, p, &plan_);
+    if (!s.ok()) return error(s.code(), who, ": input ", shape_str(xs), ", weight ", shape_str(ws), ": ", s.message());
     if (in[1].constant) {
+      FCN_RETURN_IF_ERROR(reserve("packed weights", plan_->packed_weight_floats() * sizeof(float)));
       if (!packed_.allocate(plan_->packed_weight_floats() * sizeof(float)))
         return error(Code::kOutOfMemory, who, ": cannot allocate packed weights");
       plan_->pack_weights(static_cast<const float*>(in[1].constant), packed_.f32());

@@ -85,8 +85,10 @@ class GemmOp : public Op {
     small_ = m_ <= kSmallM;
     prepacked_ = false;
     if (!small_) {
-      plan_ = make_gemm_plan(isa_, n_, m_, k_);
+      Status s = make_gemm_plan(isa_, n_, m_, k_, &plan_);
+      if (!s.ok()) return error(s.code(), who, ": ", s.message());
       if (in[1].constant) {
+        FCN_RETURN_IF_ERROR(reserve("packed weights", plan_->packed_a_floats() * sizeof(float)));
         if (!packed_.allocate(plan_->packed_a_floats() * sizeof(float)))
           return error(Code::kOutOfMemory, who, ": cannot allocate packed weights");
         const float* b = static_cast<const float*>(in[1].constant);

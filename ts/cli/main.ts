@@ -22,6 +22,10 @@ Commands:
   info MODEL [--shape 1x3xHxW]         inputs, outputs, op counts, parameters, FLOPs
   bench MODEL --shape 1x3xHxW          time runs (median, spread, GFLOP/s), optionally vs onnxruntime
   eval --pred DIR --gt DIR --classes N score label maps (pixel acc, mean acc, mean IU, fw IU)
+  enqueue IMAGES... --queue URL        add segmentation jobs to a queue in Redis (BullMQ)
+  worker --queue URL                   run the queue's jobs until SIGTERM (any number of machines)
+  queue status|retry-failed|drain      a queue's counts and failures; retry the failed; empty it
+  serve [--port 8080] [--model M]      an HTTP API and web page for segmentation
 
 Run 'fcnkit <command> --help' for a command's options. Example:
   fcnkit segment examples/astronaut.png      (writes segmented/astronaut.labels.png and .overlay.png)`;
@@ -31,6 +35,8 @@ type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 interface CommandEntry {
   run: () => Promise<Command>;
   usage: () => string;
+  /** SIGTERM/Ctrl-C is how it ends: its own exit code stands (0 after a clean stop), not 130. */
+  runsUntilStopped?: boolean;
 }
 
 // Commands load on demand: `fcnkit eval` need not load the model importers.
@@ -41,6 +47,10 @@ const COMMANDS: Record<string, CommandEntry> = {
   info: { run: async () => require('./info').infoCommand, usage: () => require('./info').INFO_USAGE },
   bench: { run: async () => require('./bench').benchCommand, usage: () => require('./bench').BENCH_USAGE },
   eval: { run: async () => evalCommand, usage: () => EVAL_USAGE },
+  enqueue: { run: async () => require('./enqueue').enqueueCommand, usage: () => require('./enqueue').ENQUEUE_USAGE },
+  worker: { run: async () => require('./worker').workerCommand, usage: () => require('./worker').WORKER_USAGE, runsUntilStopped: true },
+  queue: { run: async () => require('./queue').queueCommand, usage: () => require('./queue').QUEUE_CMD_USAGE },
+  serve: { run: async () => require('./serve').serveCommand, usage: () => require('./serve').SERVE_USAGE, runsUntilStopped: true },
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
@@ -111,7 +121,8 @@ export function cli(argv: string[] = process.argv.slice(2)): void {
   main(argv, ctx).then(
     (code) => {
       removeTempFiles(controller.signal.aborted);
-      process.exitCode = controller.signal.aborted && code === 0 ? EXIT_INTERRUPTED : code;
+      const untilStopped = Object.prototype.hasOwnProperty.call(COMMANDS, argv[0]) && COMMANDS[argv[0]].runsUntilStopped;
+      process.exitCode = controller.signal.aborted && code === 0 && !untilStopped ? EXIT_INTERRUPTED : code;
       // Let stdout drain, then leave even if a stray handle (a worker) lingers.
       setTimeout(() => process.exit(process.exitCode), 50).unref();
     },

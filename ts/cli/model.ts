@@ -6,8 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FcnkitError } from '../errors';
+import { FILE_LIMITS, readRegularFile } from '../io/safe-file';
 import type { ImportedGraph, ModelFormat } from '../io/imported';
-import { loadPreprocessingSidecar, PREPROCESSING_PRESETS } from '../io/image';
+import { loadPreprocessingSidecar, PREPROCESSING_PRESETS, resolvePreprocessing } from '../io/image';
 import type { LoadImageOptions, PresetName } from '../io/image';
 import { importCaffe } from '../io/caffe-import';
 import { importOnnx } from '../io/onnx-import';
@@ -37,16 +38,8 @@ export function isDefaultModel(model: string | undefined): boolean {
 }
 
 async function readModelBytes(file: string): Promise<Uint8Array> {
-  try {
-    const st = await fs.promises.stat(file);
-    if (st.isDirectory()) throw new FcnkitError('IO_ERROR', `model '${file}' is a folder, not a model file`);
-    const b = await fs.promises.readFile(file);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  } catch (err) {
-    if (err instanceof FcnkitError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new FcnkitError('IO_ERROR', `cannot read model '${file}': ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
-  }
+  const b = await readRegularFile(file, { what: 'model', maxBytes: FILE_LIMITS.model });
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** The Caffe weights beside a prototxt: <same name>.caffemodel, or the only .caffemodel there. */
@@ -134,4 +127,12 @@ export function imageInput(imported: ImportedGraph): { name: string; channels: n
   }
   const num = (d: unknown): number | null => (typeof d === 'number' ? d : null);
   return { name: input.name, channels: num(input.shape[1]), height: num(input.shape[2]), width: num(input.shape[3]) };
+}
+
+/** A fixed-size model takes its own size, whatever the preset says (stretched unless it letterboxes). */
+export function fitFixedInput(preprocessing: LoadImageOptions, input: { height: number | null; width: number | null }): LoadImageOptions {
+  if (input.height === null || input.width === null) return preprocessing;
+  const r = resolvePreprocessing(preprocessing);
+  if (r.size && r.size[0] === input.height && r.size[1] === input.width) return preprocessing;
+  return { ...preprocessing, size: [input.height, input.width], resize: r.resize === 'none' ? 'stretch' : r.resize };
 }

@@ -9,6 +9,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FcnkitError } from '../errors';
 import { compileOn } from '../device';
+import { makeDirs } from '../io/safe-file';
+import { removeStaleTempFiles } from '../io/atomic-write';
 import { npyToTensor, readNpy, tensorToNpy, writeNpy } from '../io/npy';
 import type { Tensor } from '../tensor';
 import { UsageError, boolOpt, intOpt, listOpt, parseCommand, stringOpt } from './args';
@@ -104,21 +106,38 @@ export async function runCommand(argv: string[], ctx: CommandContext): Promise<n
   }
 
   const outNames = Object.keys(outputs);
+  // Never write over an input: the output file (or a file in the output folder) that is one.
+  const inputIds = new Map<string, string>();
+  for (const f of files.values()) {
+    const st = await fs.promises.stat(f).catch(() => undefined);
+    if (st) inputIds.set(`${st.dev}:${st.ino}`, f);
+  }
+  const refuseInput = async (file: string): Promise<void> => {
+    const st = await fs.promises.stat(file).catch(() => undefined);
+    const input = st && inputIds.get(`${st.dev}:${st.ino}`);
+    if (input !== undefined) throw new FcnkitError('INVALID_ARGUMENT', `the output '${file}' is the input '${input}': choose another --output`);
+  };
   const written: Array<{ name: string; file: string; dtype: string; shape: number[] }> = [];
   if (outNames.length === 1) {
     const parent = path.dirname(outPath);
     if (!fs.existsSync(parent)) throw new FcnkitError('IO_ERROR', `cannot write '${outPath}': folder '${parent}' does not exist`);
+    await refuseInput(outPath);
+    removeStaleTempFiles(parent, 0);
     const npy = tensorToNpy(outputs[outNames[0]]);
     await writeNpy(outPath, npy);
     written.push({ name: outNames[0], file: outPath, dtype: npy.dtype, shape: npy.shape });
   } else {
-    await fs.promises.mkdir(outPath, { recursive: true });
+    await makeDirs(outPath, 'output folder');
+    removeStaleTempFiles(outPath, 0);
     const used = new Set<string>();
-    for (const n of outNames) {
+    const plan = outNames.map((n) => {
       let base = safeFileName(n);
       while (used.has(base)) base = `${base}_`;
       used.add(base);
-      const file = path.join(outPath, `${base}.npy`);
+      return { name: n, file: path.join(outPath, `${base}.npy`) };
+    });
+    for (const { file } of plan) await refuseInput(file);
+    for (const { name: n, file } of plan) {
       const npy = tensorToNpy(outputs[n]);
       await writeNpy(file, npy);
       written.push({ name: n, file, dtype: npy.dtype, shape: npy.shape });

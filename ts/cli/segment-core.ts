@@ -3,12 +3,12 @@
  * back to the photo's size, write the outputs. Runs in a worker thread (or the main thread with
  * --workers 0); the model it runs is a NativeSharedModel shared by all of them.
  */
-import * as fs from 'node:fs';
 import { FcnkitError } from '../errors';
-import { loadImage, resizeScoresToOriginal } from '../io/image';
+import { FILE_LIMITS, readRegularFile } from '../io/safe-file';
+import { loadImage, resizeScoresToOriginal, resolvePreprocessing } from '../io/image';
 import type { LoadImageOptions } from '../io/image';
 import { labelsFromScores, sharpLib, writeOutputs } from '../io/outputs';
-import type { OutputFormat, Photo } from '../io/outputs';
+import type { LabelResult, OutputFormat, Photo } from '../io/outputs';
 import { Tensor } from '../tensor';
 
 export interface SegmentConfig {
@@ -28,6 +28,8 @@ export interface SegmentTask {
   id: number;
   file: string;
   name: string;
+  /** This task's settings where they differ from the engine's (queue jobs carry their own). */
+  config?: SegmentConfig;
 }
 
 export interface SegmentDone {
@@ -38,6 +40,15 @@ export interface SegmentDone {
   /** Classes of the label map. */
   classes: number;
   ms: number;
+}
+
+/** One photo segmented, at the photo's (upright) size. */
+export interface Segmentation {
+  /** Scores [1, K, H, W] resized to the photo. */
+  scores: Tensor<Float32Array>;
+  labels: LabelResult;
+  /** The decoded photo, when asked for. */
+  photo?: Photo;
 }
 
 /** What SegmentEngine runs: the CPU's NativeSharedModel, or CudaSegmentModel on the GPU. */
@@ -98,32 +109,32 @@ export class SegmentEngine {
   ) {}
 
   /** Runs one at a time per engine: decoding of the next image overlaps this one's run. */
-  private async infer(input: Tensor, signal: AbortSignal): Promise<Tensor<Float32Array> | Tensor<Int32Array>> {
+  private async infer(cfg: SegmentConfig, input: Tensor, signal: AbortSignal): Promise<Tensor<Float32Array> | Tensor<Int32Array>> {
     const previous = this.inferring;
     let release!: () => void;
     this.inferring = new Promise<void>((r) => (release = r));
     try {
       await previous;
       if (signal.aborted) throw new FcnkitError('ABORTED', 'stopped');
-      return this.cfg.tile ? await this.tiled(input, this.cfg.tile, signal) : await this.whole(input, signal);
+      return cfg.tile ? await this.tiled(cfg, input, cfg.tile, signal) : await this.whole(cfg, input, signal);
     } finally {
       release();
     }
   }
 
-  private pick(outs: Array<{ name: string; data: Float32Array | Int32Array; shape: readonly number[] }>): Tensor<Float32Array> | Tensor<Int32Array> {
-    const o = this.cfg.output ? outs.find((x) => x.name === this.cfg.output) : outs[0];
-    if (!o) throw new FcnkitError('INVALID_ARGUMENT', `the model has no output '${this.cfg.output}' (its outputs: ${outs.map((x) => x.name).join(', ')})`);
+  private pick(cfg: SegmentConfig, outs: Array<{ name: string; data: Float32Array | Int32Array; shape: readonly number[] }>): Tensor<Float32Array> | Tensor<Int32Array> {
+    const o = cfg.output ? outs.find((x) => x.name === cfg.output) : outs[0];
+    if (!o) throw new FcnkitError('INVALID_ARGUMENT', `the model has no output '${cfg.output}' (its outputs: ${outs.map((x) => x.name).join(', ')})`);
     return new Tensor(o.data, o.shape) as Tensor<Float32Array> | Tensor<Int32Array>;
   }
 
-  private async whole(input: Tensor, signal: AbortSignal): Promise<Tensor<Float32Array> | Tensor<Int32Array>> {
+  private async whole(cfg: SegmentConfig, input: Tensor, signal: AbortSignal): Promise<Tensor<Float32Array> | Tensor<Int32Array>> {
     await this.ensureSpec([...input.shape]);
-    return this.pick(await runShared(this.model, input, this.cfg.threads, signal));
+    return this.pick(cfg, await runShared(this.model, input, cfg.threads, signal));
   }
 
   /** Tiles of tile×tile (one shape, so one compiled plan), overlapping by a quarter, stitched. */
-  private async tiled(input: Tensor, tile: number, signal: AbortSignal): Promise<Tensor<Float32Array>> {
+  private async tiled(cfg: SegmentConfig, input: Tensor, tile: number, signal: AbortSignal): Promise<Tensor<Float32Array>> {
     const [n, c, h, w] = input.shape;
     const th = Math.min(tile, h);
     const tw = Math.min(tile, w);
@@ -144,7 +155,7 @@ export class SegmentEngine {
             patch.set(src.subarray(from, from + tw), (b * th + y) * tw);
           }
         }
-        const scores = this.pick(await runShared(this.model, new Tensor(patch, [n, c, th, tw]), this.cfg.threads, signal));
+        const scores = this.pick(cfg, await runShared(this.model, new Tensor(patch, [n, c, th, tw]), cfg.threads, signal));
         if (scores.dtype !== 'float32' || scores.rank !== 4 || scores.shape[2] !== th || scores.shape[3] !== tw) {
           throw new FcnkitError('SHAPE_MISMATCH', `--tile needs a model whose scores have its input's size: a ${th}×${tw} tile gave [${scores.shape.join(', ')}]`);
         }
@@ -165,22 +176,29 @@ export class SegmentEngine {
 
   async process(task: SegmentTask, signal: AbortSignal): Promise<SegmentDone> {
     const t0 = Date.now();
-    let bytes: Buffer;
-    try {
-      bytes = await fs.promises.readFile(task.file);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new FcnkitError('IO_ERROR', `cannot read: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a folder' : (err as Error).message}`);
-    }
-    const needPhoto = this.cfg.formats.includes('overlay') || this.cfg.formats.includes('cutout');
-    // The file is read once; loadImage would name the buffer in its messages, the caller names the file.
-    const loading = loadImage(bytes, this.cfg.preprocessing).catch((err: unknown) => {
-      if (err instanceof FcnkitError) throw new FcnkitError(err.code, err.message.replace(/^image \([^)]*\) /, ''), { cause: err });
+    const cfg = task.config ?? this.cfg;
+    const bytes = await readRegularFile(task.file, { what: 'image', maxBytes: FILE_LIMITS.image });
+    const needPhoto = cfg.formats.includes('overlay') || cfg.formats.includes('cutout');
+    const { scores, labels, photo } = await this.segment(bytes, signal, needPhoto, cfg);
+    const outputs = await writeOutputs(scores, photo, labels, { outDir: cfg.outDir, name: task.name, formats: cfg.formats });
+    return { id: task.id, outputs, width: labels.width, height: labels.height, classes: labels.numClasses, ms: Date.now() - t0 };
+  }
+
+  /**
+   * One photo's bytes -> scores and labels at the photo's size, and the photo itself (decoded
+   * upright, for overlays and cutouts) when asked. A photo whose header claims more than the
+   * preprocessing's maxPixels is TOO_LARGE before any pixel is decoded.
+   */
+  async segment(bytes: Buffer, signal: AbortSignal, needPhoto: boolean, cfg: SegmentConfig = this.cfg): Promise<Segmentation> {
+    // The caller names the input in its messages: drop loadImage's description of the buffer.
+    const loading = loadImage(bytes, cfg.preprocessing).catch((err: unknown) => {
+      if (err instanceof FcnkitError) throw new FcnkitError(err.code, err.message.replace(/^image \((?:[^()]|\([^()]*\))*\) /, ''), { cause: err });
       throw err;
     });
-    const [image, photo] = await Promise.all([loading, needPhoto ? decodePhoto(bytes) : undefined]);
+    const maxPixels = resolvePreprocessing(cfg.preprocessing).maxPixels;
+    const [image, photo] = await Promise.all([loading, needPhoto ? decodePhoto(bytes, maxPixels) : undefined]);
     if (signal.aborted) throw new FcnkitError('ABORTED', 'stopped');
-    const result = await this.infer(image.tensor, signal);
+    const result = await this.infer(cfg, image.tensor, signal);
     let scores: Tensor<Float32Array>;
     if (result.dtype === 'int32') {
       scores = labelsToOneHot(result as Tensor<Int32Array>);
@@ -190,14 +208,13 @@ export class SegmentEngine {
       }
       scores = result as Tensor<Float32Array>;
     }
-    const full = (await resizeScoresToOriginal(scores, image.mapping, { threads: this.cfg.threads })) as Tensor<Float32Array>;
+    const full = (await resizeScoresToOriginal(scores, image.mapping, { threads: cfg.threads })) as Tensor<Float32Array>;
     if (signal.aborted) throw new FcnkitError('ABORTED', 'stopped');
-    const labels = await labelsFromScores(full, { threshold: this.cfg.threshold, threads: this.cfg.threads });
+    const labels = await labelsFromScores(full, { threshold: cfg.threshold, threads: cfg.threads });
     if (photo && (photo.width !== labels.width || photo.height !== labels.height)) {
       throw new FcnkitError('BAD_IMAGE', `decoded ${photo.width}×${photo.height} but the scores are ${labels.width}×${labels.height}`);
     }
-    const outputs = await writeOutputs(full, photo, labels, { outDir: this.cfg.outDir, name: task.name, formats: this.cfg.formats });
-    return { id: task.id, outputs, width: labels.width, height: labels.height, classes: labels.numClasses, ms: Date.now() - t0 };
+    return { scores: full, labels, photo };
   }
 }
 
@@ -221,9 +238,10 @@ function labelsToOneHot(labels: Tensor<Int32Array>): Tensor<Float32Array> {
 }
 
 /** The photo as 8-bit RGB at its upright size, as the outputs show it. */
-async function decodePhoto(bytes: Buffer): Promise<Photo> {
+async function decodePhoto(bytes: Buffer, maxPixels: number): Promise<Photo> {
   try {
-    const { data, info } = await sharpLib()(bytes, { limitInputPixels: 100_000_000 })
+    // sharp checks the header's size against the limit before it decodes anything.
+    const { data, info } = await sharpLib()(bytes, { limitInputPixels: maxPixels })
       .rotate()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace('srgb')
@@ -232,6 +250,8 @@ async function decodePhoto(bytes: Buffer): Promise<Photo> {
     if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
   } catch (err) {
-    throw new FcnkitError('BAD_IMAGE', `cannot decode: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    if (/pixel limit/i.test(message)) throw new FcnkitError('TOO_LARGE', `over the limit of ${maxPixels} pixels (${message})`);
+    throw new FcnkitError('BAD_IMAGE', `cannot decode: ${message}`);
   }
 }

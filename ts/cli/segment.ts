@@ -12,7 +12,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { FcnkitError } from '../errors';
-import { sweepTempFilesIn } from '../io/atomic-write';
+import { removeStaleTempFiles, sweepTempFilesIn } from '../io/atomic-write';
+import { makeDirs } from '../io/safe-file';
 import { DEFAULT_FORMATS, OUTPUT_FORMATS, isBinary, outputFileName } from '../io/outputs';
 import type { OutputFormat } from '../io/outputs';
 import { resolvePreprocessing } from '../io/image';
@@ -23,13 +24,13 @@ import { UsageError, boolOpt, intOpt, numberOpt, parseCommand, stringOpt } from 
 import type { OptionSpecs } from './args';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, forceQuitHooks } from './context';
 import type { CommandContext } from './context';
-import { collectInputs, duplicateNames } from './files';
+import { collectInputs, duplicateNames, outputsThatAreInputs } from './files';
 import type { InputFile } from './files';
-import { PRESET_NAMES, imageInput, loadCliModel } from './model';
+import { PRESET_NAMES, fitFixedInput, imageInput, loadCliModel } from './model';
 import type { CliModel } from './model';
 import { Progress } from './progress';
 import { SegmentEngine } from './segment-core';
-import type { SegmentConfig, SegmentModel } from './segment-core';
+import type { SegmentConfig, SegmentModel, SegmentTask } from './segment-core';
 import { CudaSegmentModel } from './cuda-model';
 import { DEVICE_SPECS, DEVICE_USAGE, deviceOpt } from './device-opts';
 import { shapeKey } from './segment-worker';
@@ -98,11 +99,11 @@ interface ImageResult {
   error?: { code: string; message: string };
 }
 
-/** What runs the images: a pool of workers, or the main thread. */
-interface Runner {
+/** What runs the images: a pool of workers, or the main thread (also `fcnkit worker`'s). */
+export interface Runner {
   /** Slots free for more tasks. */
   capacity(): number;
-  submit(task: { id: number; file: string; name: string }): void;
+  submit(task: SegmentTask): void;
   stop(): Promise<void>;
   close(): Promise<void>;
 }
@@ -130,8 +131,39 @@ async function allExist(outDir: string, name: string, formats: OutputFormat[]): 
   return true;
 }
 
+/**
+ * How photos go into this model: its image input, whether that input has a fixed size, and the
+ * preprocessing with --size applied (a fixed-size model takes its own size). Settings the model
+ * cannot take are UsageErrors. Shared with `fcnkit worker` (ts/queue), whose jobs carry them.
+ */
+export function photoSettings(
+  model: CliModel,
+  o: { size?: number; tile?: number; formats: readonly OutputFormat[] },
+  command: string,
+): { input: ReturnType<typeof imageInput>; fixed: boolean; preprocessing: LoadImageOptions } {
+  const input = imageInput(model.imported);
+  const fixed = input.height !== null && input.width !== null;
+  let preprocessing: LoadImageOptions = { ...model.preprocessing };
+  if (o.size !== undefined) {
+    if (fixed) throw new UsageError(`--size: the model takes a fixed input of ${input.height}×${input.width}`, command);
+    preprocessing = { ...preprocessing, size: [o.size, o.size], resize: 'letterbox' };
+  } else if (fixed) {
+    // A fixed-size model takes its own size, whatever the preset says.
+    preprocessing = fitFixedInput(preprocessing, input);
+  }
+  // Bad or too large preprocessing (a sidecar's size over maxPixels, --size N too big) before any work.
+  resolvePreprocessing(preprocessing);
+  if (o.tile !== undefined && fixed) throw new UsageError(`--tile: the model takes a fixed input of ${input.height}×${input.width}`, command);
+  const outputInfo = model.imported.outputs[0];
+  const channels = outputInfo?.shape[1];
+  if (o.formats.includes('cutout') && typeof channels === 'number' && outputInfo.dtype === 'float32' && !isBinary(channels)) {
+    throw new UsageError(`--format cutout needs a binary model (1 or 2 score channels); this one has ${channels}`, command);
+  }
+  return { input, fixed, preprocessing };
+}
+
 /** The graph for a new input shape, from the imported model, added to the shared model. */
-function specService(model: CliModel, shared: NativeSharedModel, inputName: string): (shape: number[]) => Promise<void> {
+export function specService(model: CliModel, shared: NativeSharedModel, inputName: string): (shape: number[]) => Promise<void> {
   return async (shape) => {
     if (shared.hasSpec([shape])) return;
     const spec = model.imported.specFor({ [inputName]: shape });
@@ -166,7 +198,7 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
   const target = resolved.device === 'cuda' ? resolved : undefined;
 
   // Inputs, before the model: a typo in a path should not wait for a big model to load.
-  const { inputs: found, missing } = await collectInputs(p.positionals);
+  const { inputs: found, missing } = await collectInputs(p.positionals, [outDir]);
   const seen = new Set<string>();
   const inputs: InputFile[] = found.filter((i) => {
     const key = path.resolve(i.file);
@@ -179,34 +211,21 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
     const [a, b] = dups[0];
     throw new UsageError(`'${a.file}' and '${b.file}' would both write ${outDir}/${a.name}.*; give them from different folders or rename one${dups.length > 1 ? ` (and ${dups.length - 1} more such pairs)` : ''}`, 'segment');
   }
+  // Nothing the batch reads is ever written: an output path that is one of the inputs is refused
+  // before any work (an existing output that is not an input is replaced, or kept with --skip-existing).
+  const clobbers = await outputsThatAreInputs(inputs, (i) => formats.map((f) => path.join(outDir, outputFileName(i.name, f))));
+  if (clobbers.length) {
+    const c = clobbers[0];
+    throw new FcnkitError('INVALID_ARGUMENT', `the output '${c.output}' (of '${c.of}') is the input '${c.input}': segmenting would overwrite it; ` +
+      `choose another --out folder${clobbers.length > 1 ? ` (${clobbers.length - 1} more output${clobbers.length > 2 ? 's are' : ' is'} an input too)` : ''}`);
+  }
 
   const model = await loadCliModel(stringOpt(p, 'model', 'segment'), presetText as PresetName | undefined);
-  const input = imageInput(model.imported);
-  const fixed = input.height !== null && input.width !== null;
-  let preprocessing: LoadImageOptions = { ...model.preprocessing };
-  if (size !== undefined) {
-    if (fixed) throw new UsageError(`--size: the model takes a fixed input of ${input.height}×${input.width}`, 'segment');
-    preprocessing = { ...preprocessing, size: [size, size], resize: 'letterbox' };
-  } else if (fixed) {
-    // A fixed-size model takes its own size, whatever the preset says.
-    const r = resolvePreprocessing(preprocessing);
-    if (!r.size || r.size[0] !== input.height || r.size[1] !== input.width) {
-      preprocessing = { ...preprocessing, size: [input.height as number, input.width as number], resize: r.resize === 'none' ? 'stretch' : r.resize };
-    }
-  }
-  if (tile !== undefined && fixed) throw new UsageError(`--tile: the model takes a fixed input of ${input.height}×${input.width}`, 'segment');
-  const outputInfo = model.imported.outputs[0];
-  const channels = outputInfo?.shape[1];
-  if (formats.includes('cutout') && typeof channels === 'number' && outputInfo.dtype === 'float32' && !isBinary(channels)) {
-    throw new UsageError(`--format cutout needs a binary model (1 or 2 score channels); this one has ${channels}`, 'segment');
-  }
+  const { input, fixed, preprocessing } = photoSettings(model, { size, tile, formats }, 'segment');
 
-  try {
-    await fs.promises.mkdir(outDir, { recursive: true });
-  } catch (err) {
-    throw new FcnkitError('IO_ERROR', `cannot create the output folder '${outDir}': ${(err as Error).message}`);
-  }
+  await makeDirs(outDir, 'output folder');
 
+  removeStaleTempFiles(outDir);
   sweepTempFilesIn(outDir);
   const results: ImageResult[] = [];
   const todo: InputFile[] = [];
@@ -324,7 +343,7 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
 }
 
 /** Everything on this thread: one image decoding while another runs. */
-function localRunner(
+export function localRunner(
   config: SegmentConfig,
   shared: SegmentModel,
   ensureSpec: (shape: number[]) => Promise<void>,
@@ -354,7 +373,7 @@ function localRunner(
 }
 
 /** Worker threads attached to the shared model, each given up to two images at a time. */
-function poolRunner(
+export function poolRunner(
   count: number,
   init: WorkerInit,
   shared: NativeSharedModel,

@@ -21,10 +21,10 @@
  *                        "range": [0, 255], "mean": [104.00699, 116.66877, 122.67892] } }
  * ("preset" names a base from PREPROCESSING_PRESETS; the other keys override it.)
  */
-import { promises as fsp } from 'fs';
 import * as path from 'path';
 import type { Metadata as SharpMetadata, OutputInfo as SharpOutputInfo, Sharp, SharpConstructor } from 'sharp';
 import { FcnkitError, describe, invalidArgument } from '../errors';
+import { FILE_LIMITS, readOptionalRegularFile, readRegularFile } from './safe-file';
 import { ops } from '../ops';
 import { Tensor } from '../tensor';
 
@@ -223,6 +223,10 @@ export function resolvePreprocessing(options: LoadImageOptions | PresetName = {}
   if (std.some((s) => s === 0)) throw invalidArgument('image std', 'non-zero numbers', o.std);
   const maxPixels = o.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!Number.isSafeInteger(maxPixels) || maxPixels < 1) throw invalidArgument('image maxPixels', 'an integer >= 1', maxPixels);
+  // The tensor's size is held to the same limit as the photo's: it is allocated too.
+  if (size && size[0] * size[1] > maxPixels) {
+    throw new FcnkitError('TOO_LARGE', `image size [${size[0]}, ${size[1]}] is ${size[0] * size[1]} pixels, over maxPixels ${maxPixels} (raise maxPixels to allow it)`);
+  }
   const background = triple('image background', o.background, 255);
   const padValue = triple('image padValue', o.padValue, 0);
   return Object.freeze({
@@ -242,12 +246,7 @@ export function resolvePreprocessing(options: LoadImageOptions | PresetName = {}
 
 async function readInput(input: unknown): Promise<Buffer> {
   if (typeof input === 'string') {
-    try {
-      return await fsp.readFile(input);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
-      throw new FcnkitError('IO_ERROR', `cannot read image '${input}': ${code} ${(err as Error).message}`, { cause: err });
-    }
+    return readRegularFile(input, { what: 'image', maxBytes: FILE_LIMITS.image });
   }
   if (input instanceof Uint8Array) return Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   throw invalidArgument('image', 'a file path, Buffer or Uint8Array', input);
@@ -415,14 +414,9 @@ export async function loadPreprocessingSidecar(modelPath: string): Promise<LoadI
   const candidates = [`${modelPath}.json`];
   if (ext && ext !== '.json') candidates.push(modelPath.slice(0, -ext.length) + '.json');
   for (const file of candidates) {
-    let text: string;
-    try {
-      text = await fsp.readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new FcnkitError('IO_ERROR', `cannot read preprocessing sidecar '${file}': ${(err as Error).message}`, { cause: err });
-    }
-    return parseSidecar(text, file);
+    const bytes = await readOptionalRegularFile(file, { what: 'preprocessing sidecar', maxBytes: FILE_LIMITS.sidecar });
+    if (bytes === undefined) continue;
+    return parseSidecar(bytes.toString('utf8'), file);
   }
   return undefined;
 }
@@ -442,7 +436,8 @@ export function parseSidecar(text: string, file = 'sidecar'): LoadImageOptions {
   try {
     resolvePreprocessing(pre as LoadImageOptions);
   } catch (err) {
-    throw new FcnkitError('BAD_MODEL', `preprocessing sidecar '${file}': ${(err as Error).message}`, { cause: err });
+    const code = (err as { code?: unknown }).code === 'TOO_LARGE' ? 'TOO_LARGE' : 'BAD_MODEL';
+    throw new FcnkitError(code, `preprocessing sidecar '${file}': ${(err as Error).message}`, { cause: err });
   }
   return pre as LoadImageOptions;
 }

@@ -11,8 +11,8 @@
  * allocated. Malformed files are INVALID_ARGUMENT (the file is the user's input, not a model),
  * sizes past the limit TOO_LARGE.
  */
-import * as fs from 'node:fs';
 import { FcnkitError } from '../errors';
+import { FILE_LIMITS, readRegularFile } from './safe-file';
 import { Tensor } from '../tensor';
 import { writeFileAtomic } from './atomic-write';
 
@@ -36,6 +36,7 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 /** numpy itself refuses headers past 10 000 bytes by default; we allow more but not unbounded. */
 const MAX_HEADER_BYTES = 1 << 20;
 const MAX_RANK = 32;
+const MAX_HEADER_NESTING = 8;
 /** The most bytes of array data we accept (a typed array's own limit on 64-bit Node is higher). */
 export const NPY_MAX_BYTES = 2 ** 33;
 
@@ -105,11 +106,15 @@ class HeaderParser {
     return out;
   }
 
-  private value(): PyValue {
+  private value(depth = 0): PyValue {
     this.ws();
     const c = this.peek();
     if (c === "'" || c === '"') return this.string(c);
-    if (c === '(' || c === '[') return this.sequence(c === '(' ? ')' : ']');
+    if (c === '(' || c === '[') {
+      // A real header nests one level (the shape tuple); a bound keeps the recursion short.
+      if (depth >= MAX_HEADER_NESTING) throw bad(`sequences nested more than ${MAX_HEADER_NESTING} deep in the header`, this.source);
+      return this.sequence(c === '(' ? ')' : ']', depth + 1);
+    }
     if (/[0-9+-]/.test(c)) return this.number();
     for (const [word, v] of [['True', true], ['False', false], ['None', null]] as const) {
       if (this.s.startsWith(word, this.i)) {
@@ -131,7 +136,7 @@ class HeaderParser {
     return this.s.slice(start, this.i++);
   }
 
-  private sequence(close: string): PyValue[] {
+  private sequence(close: string, depth: number): PyValue[] {
     this.i++;
     const items: PyValue[] = [];
     for (;;) {
@@ -141,7 +146,7 @@ class HeaderParser {
         return items;
       }
       if (items.length > MAX_RANK * 4) throw bad('a header sequence is too long', this.source);
-      items.push(this.value());
+      items.push(this.value(depth));
       this.ws();
       const c = this.peek();
       if (c === ',') this.i++;
@@ -291,16 +296,7 @@ function typedView(dtype: NpyDType, buf: ArrayBuffer): NpyData {
 
 /** Reads a .npy file. IO_ERROR when it cannot be read. */
 export async function readNpy(path: string): Promise<NpyArray> {
-  let bytes: Buffer;
-  try {
-    const stat = await fs.promises.stat(path);
-    if (!stat.isFile()) throw new Error('not a regular file');
-    if (stat.size > NPY_MAX_BYTES + MAX_HEADER_BYTES) throw new FcnkitError('TOO_LARGE', `${path}: ${stat.size} bytes is over the NPY size limit`);
-    bytes = await fs.promises.readFile(path);
-  } catch (err) {
-    if (err instanceof FcnkitError) throw err;
-    throw new FcnkitError('IO_ERROR', `cannot read '${path}': ${(err as Error).message}`, { cause: err });
-  }
+  const bytes = await readRegularFile(path, { what: 'NPY file', maxBytes: Math.min(FILE_LIMITS.npy, NPY_MAX_BYTES + MAX_HEADER_BYTES) });
   return parseNpy(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), path);
 }
 

@@ -16,6 +16,8 @@ import { ConstKind, ConstValue, dataTypeName, kindOf, MAX_INT_ELEMENTS } from '.
  */
 export const MAX_FOLD_ELEMENTS = 2 ** 24;
 let foldLimit = MAX_FOLD_ELEMENTS;
+/** The most dims a folded shape may have (ONNX models use 8 at most in practice). */
+const MAX_FOLD_RANK = 64;
 
 export function count(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -394,6 +396,7 @@ export function fold(a: FoldArgs): ConstValue[] {
       if (!axes) throw new FcnkitError('BAD_MODEL', `${who}: Unsqueeze needs axes`);
       const r = v.shape.length + axes.length;
       const set = new Set(axes.map((ax) => normAxis(who, ax, r)));
+      if (set.size !== axes.length) throw new FcnkitError('BAD_MODEL', `${who}: Unsqueeze axes [${axes.join(', ')}] name an axis twice`);
       const shape: number[] = [];
       let k = 0;
       for (let i = 0; i < r; i++) shape.push(set.has(i) ? 1 : v.shape[k++]);
@@ -514,9 +517,15 @@ export function fold(a: FoldArgs): ConstValue[] {
     }
     case 'Expand': {
       const v = x();
-      const target = numbers(req(a, 1));
-      const shape = broadcastShapes(who, v.shape, target);
-      return [elementwise(who, [v, { kind: v.kind, shape, data: new Float64Array(count(shape)) }], v.kind, (u) => u)];
+      const t = req(a, 1);
+      if (t.data.length > MAX_FOLD_RANK) throw new FcnkitError('BAD_MODEL', `${who}: target shape has ${t.data.length} dims (at most ${MAX_FOLD_RANK})`);
+      const shape = broadcastShapes(who, v.shape, numbers(t));
+      // The size is checked before anything of that size exists.
+      const n = checkSize(who, shape);
+      const idx = broadcastIndex(v.shape, shape);
+      const out = v.kind === 'float' ? new Float32Array(n) : new Float64Array(n);
+      for (let i = 0; i < n; i++) out[i] = v.data[idx(i)];
+      return [{ kind: v.kind, shape, data: out }];
     }
     case 'Tile': {
       const v = x();

@@ -14,6 +14,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { FcnkitError } from '../errors';
+import { FILE_LIMITS, readRangeSync, withRegularFileSync } from './safe-file';
 import {
   DataLocation, DataType, TensorProto, tensorToFloat32, tensorToInt64Numbers, text,
 } from './onnx-proto';
@@ -124,15 +125,7 @@ function readExternal(t: TensorProto, what: string, byteLength: number, opts: Ex
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new FcnkitError('BAD_MODEL', `${what}: external data file '${location}' resolves to '${real}', outside the model's folder '${base}'`);
   }
-  let fd: number;
-  try {
-    fd = fs.openSync(real, 'r');
-  } catch (err) {
-    throw new FcnkitError('IO_ERROR', `${what}: cannot open external data file '${location}': ${(err as Error).message}`, { cause: err });
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new FcnkitError('BAD_MODEL', `${what}: external data location '${location}' is not a regular file`);
+  return withRegularFileSync(real, { what: `external data of ${what}`, maxBytes: FILE_LIMITS.model }, (fd, st) => {
     const avail = st.size - offset;
     if (offset > st.size) {
       throw new FcnkitError('BAD_MODEL', `${what}: external data offset ${offset} is beyond the end of '${location}' (${st.size} bytes)`);
@@ -146,20 +139,9 @@ function readExternal(t: TensorProto, what: string, byteLength: number, opts: Ex
     if (length === undefined && avail !== byteLength) {
       throw new FcnkitError('BAD_MODEL', `${what}: external file '${location}' has ${avail} bytes after offset ${offset}, dims need ${byteLength}`);
     }
-    const out = new Uint8Array(byteLength);
-    let done = 0;
-    while (done < byteLength) {
-      const n = fs.readSync(fd, out, done, Math.min(byteLength - done, 1 << 30), offset + done);
-      if (n <= 0) throw new FcnkitError('IO_ERROR', `${what}: external data file '${location}' ended early`);
-      done += n;
-    }
-    return out;
-  } catch (err) {
-    if (err instanceof FcnkitError) throw err;
-    throw new FcnkitError('IO_ERROR', `${what}: cannot read external data file '${location}': ${(err as Error).message}`, { cause: err });
-  } finally {
-    fs.closeSync(fd);
-  }
+    const b = readRangeSync(fd, real, `external data of ${what}`, offset, byteLength);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  });
 }
 
 /** The typed field that holds a type's values when there is no raw_data. */

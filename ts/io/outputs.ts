@@ -15,10 +15,10 @@
  *
  * Every file is written atomically (temp file in the same folder + rename).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { SharpConstructor } from 'sharp';
 import { FcnkitError, invalidArgument } from '../errors';
+import { FILE_LIMITS, makeDirs, readRegularFile } from './safe-file';
 import { Tensor } from '../tensor';
 import { argmaxLabels, vocPalette } from '../dense/labels';
 import type { Rgb } from '../dense/labels';
@@ -223,6 +223,39 @@ export async function encodeCutoutPng(photo: Photo, probability: Float32Array): 
 }
 
 /**
+ * One output of one image as bytes (a PNG, or NPY for 'npy'). `scores` [1, K, H, W] and `photo`
+ * are at the original size; `labels` are the labels of those scores.
+ */
+export async function encodeOutput(
+  format: OutputFormat,
+  scores: Tensor,
+  photo: Photo | undefined,
+  labels: LabelResult,
+  options: { palette?: ReadonlyArray<Rgb>; overlayAlpha?: number } = {},
+): Promise<Uint8Array> {
+  const s = scoresArg(scores);
+  const { width, height, numClasses } = labels;
+  const palette = options.palette ?? VOC;
+  switch (format) {
+    case 'labels':
+      return encodeLabelsPng(labels.labels, width, height, numClasses);
+    case 'color':
+      return encodeColorPng(labels.labels, width, height, numClasses, palette);
+    case 'overlay':
+      return encodeOverlayPng(checkPhoto(photo, width, height, 'overlay'), labels.labels, palette, options.overlayAlpha ?? 0.5);
+    case 'cutout':
+      if (!labels.probability) {
+        throw new FcnkitError('INVALID_ARGUMENT', `the cutout output needs a binary model (1 or 2 score channels) but this one has ${s.shape[1]}`);
+      }
+      return encodeCutoutPng(checkPhoto(photo, width, height, 'cutout'), labels.probability);
+    case 'npy':
+      return encodeNpy({ dtype: 'float32', shape: [...s.shape], data: s.data });
+    default:
+      throw invalidArgument('output format', OUTPUT_FORMATS.join(', '), format);
+  }
+}
+
+/**
  * Writes the chosen outputs of one image. `scores` [1, K, H, W] and `photo` are at the original
  * size. Returns the paths written, in `formats` order.
  */
@@ -234,39 +267,14 @@ export async function writeOutputs(
 ): Promise<string[]> {
   const s = scoresArg(scores);
   const lr = 'labels' in labelsOrOptions ? labelsOrOptions : await labelsFromScores(s, labelsOrOptions);
-  const { labels, width, height, numClasses } = lr;
-  const palette = options.palette ?? VOC;
-  const alpha = options.overlayAlpha ?? 0.5;
   const written: string[] = [];
   const target = (format: OutputFormat): string => path.join(options.outDir, outputFileName(options.name, format));
-  if (options.name.includes('/') || options.name.includes(path.sep)) {
-    await fs.promises.mkdir(path.dirname(target('labels')), { recursive: true });
+  if (typeof options.name !== 'string' || options.name === '' || path.isAbsolute(options.name) || options.name.split(/[\\/]/).some((part) => part === '..' || part === '')) {
+    throw invalidArgument('writeOutputs name', 'a relative name inside outDir (no "..", no empty parts)', options.name);
   }
+  if (options.name.includes('/') || options.name.includes(path.sep)) await makeDirs(path.dirname(target('labels')), 'output folder');
   for (const format of options.formats) {
-    let bytes: Uint8Array;
-    switch (format) {
-      case 'labels':
-        bytes = await encodeLabelsPng(labels, width, height, numClasses);
-        break;
-      case 'color':
-        bytes = await encodeColorPng(labels, width, height, numClasses, palette);
-        break;
-      case 'overlay':
-        bytes = await encodeOverlayPng(checkPhoto(photo, width, height, 'overlay'), labels, palette, alpha);
-        break;
-      case 'cutout': {
-        if (!lr.probability) {
-          throw new FcnkitError('INVALID_ARGUMENT', `the cutout output needs a binary model (1 or 2 score channels) but this one has ${s.shape[1]}`);
-        }
-        bytes = await encodeCutoutPng(checkPhoto(photo, width, height, 'cutout'), lr.probability);
-        break;
-      }
-      case 'npy':
-        bytes = encodeNpy({ dtype: 'float32', shape: [...s.shape], data: s.data });
-        break;
-      default:
-        throw invalidArgument('output format', OUTPUT_FORMATS.join(', '), format);
-    }
+    const bytes = await encodeOutput(format, s, photo, lr, options);
     const file = target(format);
     await writeFileAtomic(file, bytes);
     written.push(file);
@@ -281,12 +289,7 @@ export async function writeOutputs(
  * would have to be mapped back to classes.
  */
 export async function readLabelImage(file: string): Promise<{ labels: Uint8Array | Uint16Array; width: number; height: number }> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.promises.readFile(file);
-  } catch (err) {
-    throw new FcnkitError('IO_ERROR', `cannot read '${file}': ${(err as Error).message}`, { cause: err });
-  }
+  const bytes = await readRegularFile(file, { what: 'label image', maxBytes: FILE_LIMITS.image });
   const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const png = pngInfo(u8);
   if (png && png.colorType === 3 && !png.interlaced) {

@@ -31,8 +31,8 @@
  * Layouts agree as they are (PyTorch's conv weights are [out, in, kH, kW], transposed conv
  * weights [in, out, kH, kW], like fcnkit's), so no tensor is transposed.
  */
-import { promises as fsp } from 'node:fs';
 import { FcnkitError, invalidArgument } from '../errors';
+import { FILE_LIMITS, readRegularFile } from './safe-file';
 import { Tensor } from '../tensor';
 import { bfloat16ToFloat32, float16ToFloat32 } from './onnx-proto';
 
@@ -177,11 +177,7 @@ export async function loadSafetensors(pathOrBytes: string | Uint8Array): Promise
   let bytes: Uint8Array;
   if (typeof pathOrBytes === 'string') {
     if (!pathOrBytes) throw invalidArgument('loadSafetensors source', 'a file path or bytes', pathOrBytes);
-    try {
-      bytes = await fsp.readFile(pathOrBytes);
-    } catch (err) {
-      throw new FcnkitError('IO_ERROR', `safetensors: cannot read '${pathOrBytes}': ${(err as Error).message}`, { cause: err });
-    }
+    bytes = await readRegularFile(pathOrBytes, { what: 'safetensors file', maxBytes: FILE_LIMITS.model });
   } else if (pathOrBytes instanceof Uint8Array) bytes = pathOrBytes;
   else throw invalidArgument('loadSafetensors source', 'a file path or bytes', pathOrBytes);
   return loadSafetensorsSync(bytes);

@@ -54,6 +54,8 @@ export interface TfliteImportOptions {
 
 // ---- schema: field ids (tensorflow/lite/schema/schema.fbs) ---------------------------------
 
+/** Decoded constants may exceed twice the file by this much (see decodedBytes). */
+const CONSTANT_SLACK_BYTES = 64 * 1024 * 1024;
 const MODEL = { version: 0, operatorCodes: 1, subgraphs: 2, description: 3, buffers: 4 } as const;
 const OPCODE = { deprecatedBuiltinCode: 0, customCode: 1, version: 2, builtinCode: 3 } as const;
 const SUBGRAPH = { tensors: 0, inputs: 1, outputs: 2, operators: 3 } as const;
@@ -187,6 +189,12 @@ class TfliteImporter {
   private readonly constants: Record<string, NativeTensor> = {};
   private opIndex = -1;
   private opLabel = '';
+  /**
+   * Bytes of constants decoded so far. Tensors may share a buffer, so a tiny file could ask for
+   * the same megabyte a thousand times: decoding stops past twice the file (every buffer
+   * decoded once, float16 widened) plus CONSTANT_SLACK_BYTES.
+   */
+  private decodedBytes = 0;
 
   constructor(bytes: Uint8Array) {
     if (!(bytes instanceof Uint8Array)) {
@@ -332,6 +340,11 @@ class TfliteImporter {
     if (raw.byteLength !== count * elemBytes) {
       throw this.fb.bad(`${this.tensorLabel(t)}: shape ${shapeStr(t.shape)} of ${TENSOR_TYPES[t.type]} needs ${count * elemBytes} bytes but its buffer holds ${raw.byteLength}`);
     }
+    const budget = 2 * this.fb.bytes.byteLength + CONSTANT_SLACK_BYTES;
+    if (this.decodedBytes + count * 4 > budget) {
+      throw new FcnkitError('TOO_LARGE', `TFLite ${this.tensorLabel(t)}: decoding its ${count * 4} bytes would bring the model's constants to ${this.decodedBytes + count * 4} bytes, over ${budget} (twice the ${this.fb.bytes.byteLength}-byte file plus ${CONSTANT_SLACK_BYTES}): buffers shared by many tensors?`);
+    }
+    this.decodedBytes += count * 4;
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
     if (t.type === T_INT32) {
       const out = new Int32Array(count);
