@@ -1,7 +1,7 @@
 /**
  * The static parts of torchvision's maskrcnn_resnet50_fpn as three native graphs, each run in one
  * native call: (1) ResNet body + FPN + RPN head at the padded image size, (2) the box head
- * (TwoMLPHead + FastRCNNPredictor, fc layers as convolutions over the 7×7 RoI features) for R
+ * (TwoMLPHead + FastRCNNPredictor, GEMMs over the flattened 7×7 RoI features) for R
  * RoIs, (3) the mask head (MaskRCNNHeads + MaskRCNNPredictor) for D detections. FrozenBatchNorm
  * is folded into the convolution before it at load.
  *
@@ -212,14 +212,24 @@ export function buildSpecs(a: MaskRcnnArchitecture, numClasses: number, w: Weigh
   });
   bb.spec.outputs.push(...feats, ...levels.map((_, l) => `rpn.objectness${l}`), ...levels.map((_, l) => `rpn.deltas${l}`));
 
-  // ---- box head: fc6 as a 7×7 conv over [R, C, 7, 7] -------------------------------------------
+  // ---- box head: TwoMLPHead + FastRCNNPredictor as GEMMs over the flattened [R, C·7·7] RoIs --------
   const bh = builder();
-  bh.spec.inputs.push({ name: 'rois', shape: [null, a.fpn, 7, 7] });
-  convB(bh, 'roi_heads.box_head.fc6', 'rois', 1, 0, true, 'fc6', [a.representation, a.fpn, 7, 7]);
-  convB(bh, 'roi_heads.box_head.fc7', 'fc6', 1, 0, true, 'fc7', [a.representation, a.representation, 1, 1]);
-  convB(bh, 'roi_heads.box_predictor.cls_score', 'fc7', 1, 0, false, 'logits', [numClasses, a.representation, 1, 1]);
+  bh.spec.inputs.push({ name: 'rois', shape: [null, a.fpn * 49] });
+  const fc = (name: string, x: string, inF: number, outF: number, relu: boolean, out: string): string => {
+    const lin = relu ? `${out}#linear` : out;
+    bh.node({
+      name: lin, type: 'gemm',
+      inputs: [x, bh.konst(`${name}.weight`, get(`${name}.weight`), [outF, inF]), bh.konst(`${name}.bias`, get(`${name}.bias`), [outF])],
+      outputs: [lin], attrs: { transB: 1 },
+    });
+    if (relu) bh.node({ name: out, type: 'relu', inputs: [lin], outputs: [out], attrs: {} });
+    return out;
+  };
+  fc('roi_heads.box_head.fc6', 'rois', a.fpn * 49, a.representation, true, 'fc6');
+  fc('roi_heads.box_head.fc7', 'fc6', a.representation, a.representation, true, 'fc7');
+  fc('roi_heads.box_predictor.cls_score', 'fc7', a.representation, numClasses, false, 'logits');
   bh.node({ name: 'scores', type: 'softmax', inputs: ['logits'], outputs: ['scores'], attrs: { axis: 1 } });
-  convB(bh, 'roi_heads.box_predictor.bbox_pred', 'fc7', 1, 0, false, 'deltas', [numClasses * 4, a.representation, 1, 1]);
+  fc('roi_heads.box_predictor.bbox_pred', 'fc7', a.representation, numClasses * 4, false, 'deltas');
   bh.spec.outputs.push('scores', 'deltas');
 
   // ---- mask head -------------------------------------------------------------------------------

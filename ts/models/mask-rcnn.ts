@@ -265,7 +265,8 @@ export class MaskRcnn {
 
     // ---- box head ------------------------------------------------------------------------------
     const boxFeats = await ops.roiAlignMultiLevel(new Tensor(rois, [R, 5]), feats, { outputSize: 7, samplingRatio: 2, scales: FPN_SCALES });
-    const { scores, deltas } = (await g.boxHead.run({ rois: padRows(boxFeats, 64) }, run)) as Record<string, Tensor<Float32Array>>;
+    const flat = new Tensor(boxFeats.data, [R, boxFeats.shape[1] * boxFeats.shape[2] * boxFeats.shape[3]]);
+    const { scores, deltas } = (await g.boxHead.run({ rois: padRows(flat, 64) }, run)) as Record<string, Tensor<Float32Array>>;
     const C = this.numClasses;
     const propOnly = new Float32Array(R * 4);
     for (let i = 0; i < R; i++) propOnly.set(rois.subarray(i * 5 + 1, i * 5 + 5), i * 4);
