@@ -75,4 +75,12 @@ t.test('segment --format instances,overlay and eval --instances', async (t) => {
   t.ok(m.bbox.AP >= 0.8, `box AP ${m.bbox.AP}`);
   const text = await run(['eval', '--instances', '--gt', path.join(tmp, 'gt.json'), '--pred', out]);
   t.match(text.stdout, /mask\s+\d\.\d{4}/);
+
+  const info = await run(['info', path.join(tmp, 'net.safetensors'), '--json']);
+  t.equal(info.code, 0, info.stderr);
+  t.equal(info.json().numClasses, 3);
+  t.ok(info.json().parameters > 100000);
+  const bench = await run(['bench', path.join(tmp, 'net.safetensors'), '--shape', '1x3x96x120', '--runs', '1', '--warmup', '0', '--json']);
+  t.equal(bench.code, 0, bench.stderr);
+  t.ok(bench.json().medianMs > 0);
 });
