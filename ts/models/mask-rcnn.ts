@@ -225,10 +225,7 @@ export class MaskRcnn {
       for (let a = 0; a < A; a++) for (let p = 0; p < gh * gw; p++) o[p * A + a] = obj.data[a * gh * gw + p];
       const top = await ops.topk(new Tensor(o, [n]), Math.min(this.rpnPreNmsTopN, n), run.threads ? { threads } : {});
       const k = top.indices.shape[0];
-      const anchors = await ops.anchors({
-        sizes: [ANCHOR_SIZES[l]], aspectRatios: ASPECT_RATIOS, gridSize: [gh, gw],
-        stride: [Math.floor(ph / gh), Math.floor(pw / gw)],
-      });
+      const anchors = await this.anchorsFor(l, gh, gw, Math.floor(ph / gh), Math.floor(pw / gw));
       const selA = new Float32Array(k * 4);
       const selD = new Float32Array(k * 4);
       for (let i = 0; i < k; i++) {
@@ -321,6 +318,20 @@ export class MaskRcnn {
       instances.push({ label, className: this.classes?.[label] ?? String(label), score, box, mask });
     }
     return { width, height, instances };
+  }
+
+  private readonly anchorCache = new Map<string, Tensor<Float32Array>>();
+
+  /** One FPN level's anchors (AnchorGenerator), kept for the last few image sizes. */
+  private async anchorsFor(level: number, gh: number, gw: number, sh: number, sw: number): Promise<Tensor<Float32Array>> {
+    const key = `${level}:${gh}x${gw}:${sh}x${sw}`;
+    let a = this.anchorCache.get(key);
+    if (!a) {
+      a = await ops.anchors({ sizes: [ANCHOR_SIZES[level]], aspectRatios: ASPECT_RATIOS, gridSize: [gh, gw], stride: [sh, sw] });
+      if (this.anchorCache.size >= 20) this.anchorCache.delete(this.anchorCache.keys().next().value as string);
+      this.anchorCache.set(key, a);
+    }
+    return a;
   }
 
   /** instanceLabelMap of a detect result. */
