@@ -123,6 +123,13 @@ sm.write_safetensors(${JSON.stringify(file)}, sm.frozen_state(m))
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+t.test("InferenceSession refuses torchvision's ONNX export with UNSUPPORTED_OP naming the op", { skip: hasTorch ? false : 'needs /usr/bin/python3 with torchvision' }, async (t) => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fcnkit-mrcnn-onnx-'));
+  t.teardown(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  execFileSync(python, [path.join(__dirname, '..', 'bench', 'maskrcnn_export.py'), 'small', '96', '96', path.join(tmp, 'small')], { stdio: 'ignore' });
+  await t.rejects(fcnkit.InferenceSession.create(path.join(tmp, 'small.onnx')), { code: 'UNSUPPORTED_OP', message: /op \w+ is not supported/ });
+});
+
 t.test('bad use is an FcnkitError', async (t) => {
   t.throws(() => models.maskRcnn({ numClasses: 1 }), { code: 'INVALID_ARGUMENT' });
   t.throws(() => models.maskRcnn({ numClasses: 3, backbone: 'vgg' }), { code: 'INVALID_ARGUMENT' });
