@@ -63,7 +63,7 @@ Outcome exercise_graph(GraphDesc desc, const std::vector<Shape>& shapes, Isa isa
   // As binding/graph.cc's compile_safe: exceptions from compile are converted there.
   std::unique_ptr<Plan> plan;
   try {
-    out.status = compile(*graph, shapes, isa, 2, &plan);
+    out.status = compile(*graph, shapes, isa, 2, run_cap, &plan);
   } catch (const std::bad_alloc&) {
     out.status = error(Code::kOutOfMemory, "compile: out of memory");
   } catch (const std::exception& e) {
