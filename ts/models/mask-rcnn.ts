@@ -68,6 +68,8 @@ const MEAN = [0.485, 0.456, 0.406];
 const STD = [0.229, 0.224, 0.225];
 const BOX_WEIGHTS = [10, 10, 5, 5] as const;
 const FPN_SCALES = [1 / 4, 1 / 8, 1 / 16, 1 / 32];
+/** The most bytes of instance masks one detect() returns (2 GiB). */
+const MAX_MASK_BYTES = 2 ** 31;
 
 function posInt(what: string, v: unknown, def: number): number {
   if (v === undefined) return def;
@@ -288,6 +290,13 @@ export class MaskRcnn {
     });
     const D = Math.min(keepD.shape[0], this.detectionsPerImage);
     if (D === 0) return { width, height, instances: [] };
+    // Each instance's mask is width·height bytes: bound the total before allocating any.
+    let kept = 0;
+    for (let i = 0; i < D; i++) if (detScores[keepD.data[i]] >= scoreThreshold) kept++;
+    if (kept * width * height > MAX_MASK_BYTES) {
+      throw new FcnkitError('TOO_LARGE', `detect: ${kept} instance masks of ${width}×${height} would take ${kept * width * height} bytes ` +
+        `(limit ${MAX_MASK_BYTES}); raise scoreThreshold or lower detectionsPerImage`);
+    }
     const det = new Float32Array(D * 5);
     for (let i = 0; i < D; i++) {
       const j = keepD.data[i];
