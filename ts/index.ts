@@ -16,6 +16,10 @@ export { Model, bilinearKernel, ONNX_OPSET_MIN, ONNX_OPSET_MAX } from './graph/m
 export type { ModelOptions, RunOptions, LoadWeightsOptions, LoadWeightsResult, ExportOnnxOptions } from './graph/model';
 export { models, unetValidInputSize, FCN_VARIANTS, FCN_BACKBONES, UNET_PADDINGS } from './models';
 export type { FcnOptions, FcnVariant, FcnBackbone, UnetOptions, UnetPadding } from './models';
+export { MaskRcnn, MASK_RCNN_BACKBONES, RESNET50_FPN } from './models';
+export type { MaskRcnnOptions, DetectOptions, DetectResult, MaskRcnnArchitecture } from './models';
+export { instanceLabelMap, encodeRle, decodeRle } from './dense';
+export type { Instance, Rle } from './dense';
 export {
   convolutionalize, shiftAndStitch, overlapTile, overlapTileGeometry, argmaxLabels, argmaxLabelsSync, colorize, vocPalette,
   VOC_CLASSES, confusionMatrix, segmentationMetrics, SegmentationEvaluator,
