@@ -193,16 +193,6 @@ export async function readOptionalRegularFile(file: string, opts: ReadOptions): 
   }
 }
 
-/** Whether `file` exists at all (any type, links followed or not): for choosing among paths. */
-export function entryExists(file: string): boolean {
-  try {
-    fs.lstatSync(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The most folders makeDirs creates in one call (a path deeper than this is refused). */
 const MAX_NEW_DIRS = 64;
 
