@@ -1,5 +1,7 @@
 #include "core/status.h"
 
+#include <algorithm>
+
 #include "core/tensor.h"
 
 namespace fcn {
@@ -35,13 +37,21 @@ std::string shape_str(const std::vector<int64_t>& dims) {
 const char* dtype_name(DType dtype) { return dtype == DType::kF32 ? "float32" : "int32"; }
 
 Status checked_numel(const Shape& shape, const char* what, int64_t* out) {
+  // The product of the non-zero dimensions is bounded too, so that no partial product of an
+  // empty tensor's shape ([0, 2, 2^62]: an op's outer/inner split) can overflow (fuzz finding).
   int64_t n = 1;
+  bool empty = false;
   for (int64_t d : shape) {
     if (d < 0) return error(Code::kInvalidArgument, what, ": negative dimension in ", shape_str(shape));
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
     if (!checked_mul(n, d, &n) || n > kMaxElements)
-      return error(Code::kTooLarge, what, ": shape ", shape_str(shape), " has more than 2^32 elements");
+      return error(Code::kTooLarge, what, ": shape ", shape_str(shape), " has more than 2^32 elements",
+                   std::find(shape.begin(), shape.end(), 0) != shape.end() ? " (not counting its zero dimensions)" : "");
   }
-  *out = n;
+  *out = empty ? 0 : n;
   return Status::OK();
 }
 

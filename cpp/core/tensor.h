@@ -28,7 +28,7 @@ inline bool checked_add(int64_t a, int64_t b, int64_t* out) {
 }
 
 // Number of elements of `shape`, checked: negative dims are INVALID_ARGUMENT, a product
-// beyond kMaxElements is TOO_LARGE. `what` names the tensor in the message.
+// beyond kMaxElements is TOO_LARGE, and so is one of the non-zero dims of an empty shape. `what` names the tensor in the message.
 Status checked_numel(const Shape& shape, const char* what, int64_t* out);
 
 inline int64_t numel(const Shape& shape) {

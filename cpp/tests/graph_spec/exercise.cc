@@ -107,6 +107,12 @@ Outcome exercise_op(const std::string& type, const Attrs& attrs, const std::vect
   Outcome out;
   std::unique_ptr<Op> op;
   std::vector<TensorDesc> outs;
+  // The binding checks every tensor it is given (to_tensor: checked_numel) before an op sees it.
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    int64_t n;
+    out.status = checked_numel(inputs[i].shape, "input", &n);
+    if (!out.status.ok()) return out;
+  }
   // binding/ops.cc calls make_op and setup unguarded: an exception there would end the process.
   try {
     out.status = make_op(type, attrs, "", isa, &op);

@@ -293,6 +293,12 @@ void run_all() {
              attrs([](Attrs& a) { a.set_nums("shape", {-1, 0}); })), {{0, 3}}, Expect::kAnyError);
   graph_case("softmax axis 2^40", one_node("softmax", {1, 1, 3, 3},
              attrs([](Attrs& a) { a.set_nums("axis", {1099511627776.0}); })), {{1, 1, 3, 3}}, Expect::kAnyError);
+  // Fuzz finding (graph-spec): an empty tensor whose other dims multiply past int64 overflowed
+  // softmax's and argmax's outer/inner split; such shapes are TOO_LARGE now.
+  graph_case("softmax on an empty [0, 2, 2^62]", one_node("softmax", {0, 2, int64_t(1) << 62},
+             attrs([](Attrs& a) { a.set_nums("axis", {0}); })), {{0, 2, int64_t(1) << 62}}, Expect::kCode, Code::kTooLarge);
+  op_case("argmax on an empty [0, 2, 2^62]", "argmax", attrs([](Attrs& a) { a.set_nums("axis", {0}); }),
+          {{DType::kF32, {0, 2, int64_t(1) << 62}, nullptr}}, Expect::kCode, Code::kTooLarge);
   graph_case("argmax axis -5", one_node("argmax", {1, 1, 3, 3}, attrs([](Attrs& a) { a.set_nums("axis", {-5}); })),
              {{1, 1, 3, 3}}, Expect::kAnyError);
   graph_case("concat axis 1.5", one_node("concat", {1, 1, 3, 3}, attrs([](Attrs& a) { a.set_nums("axis", {1.5}); })),
