@@ -33,6 +33,8 @@ t.test('job ids: equal jobs collide, different ones do not', async (t) => {
   ];
   const ids = new Set([id, ...variants.map((v) => segmentJobId({ ...base, ...v }))]);
   t.equal(ids.size, variants.length + 1, 'every setting changes the id');
+  t.throws(() => segmentJobId(null), { code: 'INVALID_ARGUMENT' }, 'bad data: INVALID_ARGUMENT');
+  t.throws(() => segmentJobId({ ...base, input: 'relative.png' }), { code: 'INVALID_ARGUMENT' });
 });
 
 t.test('job data from the queue is checked', async (t) => {

@@ -50,8 +50,9 @@ export interface SegmentJobResult {
 
 const JOB_KEYS: ReadonlyArray<keyof SegmentJobData> = ['input', 'outDir', 'name', 'formats', 'model', 'preset', 'size', 'tile', 'threshold', 'output'];
 
-/** The job's id: a hash of everything that decides its outputs (so equal jobs collide, as meant). */
-export function segmentJobId(data: SegmentJobData): string {
+/** The job's id: a hash of everything that decides its outputs (so equal jobs collide, as meant). INVALID_ARGUMENT for bad data. */
+export function segmentJobId(job: SegmentJobData): string {
+  const data = checkJobData(job);
   const canonical = JOB_KEYS.map((k) => [k, data[k] ?? null]);
   return `seg-${createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 40)}`;
 }
