@@ -16,6 +16,10 @@ export { Model, bilinearKernel, ONNX_OPSET_MIN, ONNX_OPSET_MAX } from './graph/m
 export type { ModelOptions, RunOptions, LoadWeightsOptions, LoadWeightsResult, ExportOnnxOptions } from './graph/model';
 export { models, unetValidInputSize, FCN_VARIANTS, FCN_BACKBONES, UNET_PADDINGS } from './models';
 export type { FcnOptions, FcnVariant, FcnBackbone, UnetOptions, UnetPadding } from './models';
+export { MaskRcnn, MASK_RCNN_BACKBONES, RESNET50_FPN } from './models';
+export type { MaskRcnnOptions, DetectOptions, DetectResult, MaskRcnnArchitecture } from './models';
+export { instanceLabelMap, encodeRle, decodeRle } from './dense';
+export type { Instance, Rle } from './dense';
 export {
   convolutionalize, shiftAndStitch, overlapTile, overlapTileGeometry, argmaxLabels, argmaxLabelsSync, colorize, vocPalette,
   VOC_CLASSES, confusionMatrix, segmentationMetrics, SegmentationEvaluator,
@@ -64,13 +68,5 @@ export type {
 } from './queue';
 
 // Every export: arguments screened and every error coded (see api-guard.ts).
-import { guardModules } from './api-guard';
-/* eslint-disable @typescript-eslint/no-require-imports */
-guardModules([
-  require('./tensor'), require('./ops'), require('./ops/index'), require('./backend'), require('./graph/builder'),
-  require('./graph/model'), require('./models'), require('./dense'), require('./io/image'), require('./io/tflite-import'),
-  require('./segment-person'), require('./session'), require('./device'), require('./graph/compiled'),
-  require('./io/onnx-import'), require('./io/safetensors'), require('./io/caffe-import'), require('./io/npy'),
-  require('./io/outputs'), require('./io/atomic-write'), require('./queue'),
-]);
-/* eslint-enable @typescript-eslint/no-require-imports */
+import { guardExports } from './api-guard';
+guardExports(exports, __dirname);

@@ -20,6 +20,7 @@ import { formatCount, graphCost } from './flops';
 import { concreteShapes } from './info';
 import { DEVICE_SPECS, DEVICE_USAGE, deviceOpt } from './device-opts';
 import { DEFAULT_MODEL_FILE, importModelFile, isDefaultModel } from './model';
+import { isMaskRcnnModel } from './segment-instances';
 
 export const BENCH_USAGE = `Usage: fcnkit bench MODEL --shape NxCxHxW [options]
 
@@ -141,6 +142,7 @@ export async function benchCommand(argv: string[], ctx: CommandContext): Promise
   }
 
   const modelArg = p.positionals[0];
+  if (isMaskRcnnModel(modelArg)) return (await import('./maskrcnn-commands')).maskRcnnBench(p, ctx, modelArg);
   const { imported, format, file } = await importModelFile(isDefaultModel(modelArg) ? DEFAULT_MODEL_FILE : modelArg);
   if (vs && format !== 'onnx') throw new UsageError(`--vs onnxruntime needs an ONNX model; '${file}' is ${format}`, 'bench');
   const ort = vs ? loadOnnxruntime() : undefined;

@@ -30,6 +30,9 @@ Options:
   --classes N       number of classes (21 for PASCAL VOC)
   --ignore L        ground-truth label to leave out (default 255, VOC's "void"); 'none' for none
   --json            print the results as JSON
+  --instances       instance segmentation: --gt annotations.json (COCO) and --pred DIR (fcnkit
+                    segment's <name>.instances.json) or a COCO results file: mask and box AP,
+                    AP50, AP75, AP small/medium/large (COCO's definitions, maxDets 100)
   -h, --help        show this help`;
 
 const SPECS: OptionSpecs = {
@@ -38,6 +41,7 @@ const SPECS: OptionSpecs = {
   classes: { type: 'string' },
   ignore: { type: 'string' },
   json: { type: 'boolean' },
+  instances: { type: 'boolean' },
 };
 
 const PRED_SUFFIXES = ['', '.labels', '.color'];
@@ -53,6 +57,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     return 0;
   }
   if (p.positionals.length) throw new UsageError(`unexpected argument '${p.positionals[0]}'`, 'eval');
+  if (boolOpt(p, 'instances')) return (await import('./eval-instances')).evalInstancesCommand(p, ctx);
   const predDir = stringOpt(p, 'pred', 'eval');
   const gtDir = stringOpt(p, 'gt', 'eval');
   if (!predDir) throw new UsageError('missing --pred DIR', 'eval');

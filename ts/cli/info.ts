@@ -12,6 +12,7 @@ import type { CommandContext } from './context';
 import { formatBytes, formatCount, graphCost } from './flops';
 import { DEFAULT_MODEL_FILE, isDefaultModel } from './model';
 import { importModelFile } from './model';
+import { isMaskRcnnModel } from './segment-instances';
 
 export const INFO_USAGE = `Usage: fcnkit info MODEL [options]
 
@@ -75,6 +76,7 @@ export async function infoCommand(argv: string[], ctx: CommandContext): Promise<
   const shapeText = stringOpt(p, 'shape', 'info');
   const shape = shapeText === undefined ? undefined : parseShape(shapeText, 'info');
   const modelArg = p.positionals[0];
+  if (isMaskRcnnModel(modelArg)) return (await import('./maskrcnn-commands')).maskRcnnInfo(p, ctx, modelArg);
   const { imported, format, file } = await importModelFile(isDefaultModel(modelArg) ? DEFAULT_MODEL_FILE : modelArg);
   const shapes = concreteShapes(imported, shape, 'info');
   const spec = imported.specFor(shapes);

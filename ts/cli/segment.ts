@@ -34,6 +34,7 @@ import type { SegmentConfig, SegmentModel, SegmentTask } from './segment-core';
 import { CudaSegmentModel } from './cuda-model';
 import { DEVICE_SPECS, DEVICE_USAGE, deviceOpt } from './device-opts';
 import { shapeKey } from './segment-worker';
+import { isMaskRcnnModel, segmentInstancesCommand } from './segment-instances';
 import type { FromWorker, ToWorker, WorkerInit } from './segment-worker';
 
 export const SEGMENT_USAGE = `Usage: fcnkit segment [options] IMAGES_OR_DIRS...
@@ -46,6 +47,14 @@ the photo's own size:
   OUT/<name>.cutout.png    binary models: the photo, background transparent (alpha = probability)
   OUT/<name>.scores.npy    the raw scores, float32 [1, K, H, W]
 Files found in a folder keep their path inside it: OUT/<sub/folder>/<name>.labels.png.
+Nothing the batch reads is written: an output path that is one of the inputs is refused before
+any work (choose another --out); other existing outputs are replaced, or kept with
+--skip-existing. An --out folder inside an input folder is not searched for photos.
+A Mask R-CNN (--model NET.safetensors with NET.json {"architecture": "maskrcnn_resnet50_fpn", ...})
+writes instances instead: --format instances,overlay (default both):
+  OUT/<name>.instances.png  16-bit instance ids (0 background, 1 = best score, ...)
+  OUT/<name>.instances.json COCO results (category_id, score, bbox [x, y, w, h], RLE segmentation)
+  OUT/<name>.overlay.png    one colour per instance, with its class name and score
 
 Options:
   --model FILE|default   ONNX, Caffe (NET.prototxt, weights beside it or NET.prototxt:W.caffemodel)
@@ -177,6 +186,8 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
     ctx.out.write(`${SEGMENT_USAGE}\n`);
     return EXIT_OK;
   }
+  const modelArg = stringOpt(p, 'model', 'segment');
+  if (modelArg !== undefined && isMaskRcnnModel(modelArg)) return segmentInstancesCommand(p, ctx);
   const formats = parseFormats(stringOpt(p, 'format', 'segment'));
   const outDir = stringOpt(p, 'out', 'segment') ?? 'segmented';
   const threshold = numberOpt(p, 'threshold', 'segment', { min: 0, max: 1 }) ?? 0.5;

@@ -13,3 +13,7 @@ export { argmaxLabels, argmaxLabelsSync, colorize, vocPalette, VOC_CLASSES } fro
 export type { Rgb, Palette, RgbImage } from './labels';
 export { confusionMatrix, segmentationMetrics, SegmentationEvaluator } from './metrics';
 export type { LabelArray, ConfusionMatrixOptions, SegmentationMetrics } from './metrics';
+export { instanceLabelMap, pasteMask } from './instances';
+export type { Instance } from './instances';
+export { encodeRle, decodeRle } from './rle';
+export type { Rle } from './rle';
