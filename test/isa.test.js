@@ -38,7 +38,8 @@ for (const isa of supported) {
     t.equal(r.status, 0, `exit status (stderr: ${r.stderr.slice(-500)})`);
     t.match(r.stdout, new RegExp(`isa ${isa}\\b`), 'the forced ISA is the one in use');
     const summary = r.stdout.match(/# \{ total: (\d+), pass: (\d+)/);
-    t.ok(summary && summary[1] === summary[2], `all oracle checks passed: ${summary && summary[0]}`);
+    const failed = r.stdout.split('\n').filter((l) => /not ok|seed/.test(l)).slice(0, 20).join('\n');
+    t.ok(summary && summary[1] === summary[2], `all oracle checks passed: ${summary && summary[0]}\n${failed}`);
   });
 }
 

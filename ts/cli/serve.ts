@@ -25,7 +25,8 @@ Errors are JSON {"error":{"code","message"}}: 400 BAD_IMAGE / INVALID_ARGUMENT, 
 Options:
   --port N               TCP port (default 8080; 0 picks a free one)
   --host H               address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
-  --model FILE|default   as for 'fcnkit segment' (default: the embedded person segmenter)
+  --model FILE|default   as for 'fcnkit segment' (default: the embedded person segmenter); a
+                         Mask R-CNN (NET.safetensors + NET.json) answers with instances
   --preset NAME          preprocessing: ${PRESET_NAMES.join(', ')}
   --size N               models without a fixed input size: photos are letterboxed into N×N
                          (one compiled plan, bounded memory; default 512)
@@ -93,10 +94,19 @@ export async function serveCommand(argv: string[], ctx: CommandContext): Promise
   const { Segmenter } = require('../serve/segmenter') as typeof import('../serve/segmenter');
   const { buildApp } = require('../serve/app') as typeof import('../serve/app');
   const { ServeMetrics } = require('../serve/metrics') as typeof import('../serve/metrics');
+  const { InstanceSegmenter } = require('../serve/instance-segmenter') as typeof import('../serve/instance-segmenter');
+  const { isMaskRcnnModel } = require('./segment-instances') as typeof import('./segment-instances');
   /* eslint-enable @typescript-eslint/no-require-imports */
   const metrics = new ServeMetrics();
-  const segmenter = await Segmenter.load({
-    model: stringOpt(p, 'model', 'serve'),
+  const modelArg = stringOpt(p, 'model', 'serve');
+  const onRun = (s: number): void => metrics.runSeconds.observe(s);
+  if (modelArg !== undefined && isMaskRcnnModel(modelArg) && device.device !== 'cpu') {
+    throw new UsageError('a Mask R-CNN model runs on the CPU only (--device cpu)', 'serve');
+  }
+  const segmenter = modelArg !== undefined && isMaskRcnnModel(modelArg)
+    ? await InstanceSegmenter.load({ model: modelArg, threads, threshold, maxPixels, onRun })
+    : await Segmenter.load({
+    model: modelArg,
     preset: presetText as PresetName | undefined,
     size,
     threads,
@@ -104,7 +114,7 @@ export async function serveCommand(argv: string[], ctx: CommandContext): Promise
     maxPixels,
     output: stringOpt(p, 'output', 'serve'),
     device,
-    onRun: (s) => metrics.runSeconds.observe(s),
+    onRun,
   });
   const app = await buildApp(segmenter, {
     maxConcurrency,

@@ -22,7 +22,7 @@ import { Limiter } from './limiter';
 import type { Slot } from './limiter';
 import { ServeMetrics } from './metrics';
 import { SEGMENT_FORMATS } from './segmenter';
-import type { SegmentFormat, Segmenter } from './segmenter';
+import type { SegmentFormat, ServedModel } from './segmenter';
 
 /** The web page's files, shipped in the package beside dist/. */
 export const WEB_ROOT = path.join(__dirname, '..', '..', 'web');
@@ -54,7 +54,7 @@ function isImageType(type: string | undefined): boolean {
   return typeof type === 'string' && IMAGE_TYPE.test(type.split(';')[0].trim().toLowerCase());
 }
 
-export async function buildApp(segmenter: Segmenter, options: AppOptions): Promise<FastifyInstance> {
+export async function buildApp(segmenter: ServedModel, options: AppOptions): Promise<FastifyInstance> {
   const metrics = options.metrics ?? new ServeMetrics();
   const limiter = new Limiter(options.maxConcurrency, options.maxQueue, (running, queued) => {
     metrics.inFlight.set(running);

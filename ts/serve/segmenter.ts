@@ -56,7 +56,8 @@ export interface SegmentSummary {
 
 export interface SegmentReply {
   contentType: 'image/png' | 'application/json';
-  body: Uint8Array | SegmentSummary;
+  /** PNG bytes, or the JSON answer (SegmentSummary; an instance model's own). */
+  body: Uint8Array | object;
   width: number;
   height: number;
 }
@@ -78,9 +79,22 @@ export interface ModelInfo {
   preprocessingFrom: string;
   threshold: number;
   formats: readonly string[];
+  /** An instance model (Mask R-CNN): labels are instance indices, json holds the instances. */
+  instances?: boolean;
 }
 
-export class Segmenter {
+/** What the server runs: a semantic model (Segmenter) or an instance model (InstanceSegmenter). */
+export interface ServedModel {
+  readonly name: string;
+  info(): ModelInfo;
+  /** One photo -> the chosen output. Errors: BAD_IMAGE, TOO_LARGE, INVALID_ARGUMENT, ABORTED. */
+  segment(bytes: Buffer, format: SegmentFormat, signal: AbortSignal): Promise<SegmentReply>;
+  /** Stops runs in progress (they reject ABORTED). */
+  abort(): void;
+  release(): void;
+}
+
+export class Segmenter implements ServedModel {
   private constructor(
     private readonly model: CliModel,
     private readonly runner: SegmentModel & { release(): void },
