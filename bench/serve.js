@@ -1,8 +1,9 @@
 'use strict';
 // npm run bench:serve — `fcnkit serve` with the default model under autocannon, on loopback only:
-//   1. latency (p50, p99) and requests/s at 1, 2 and 8 concurrent clients (queue big enough that
-//      nothing is refused), against the peer measured in the same run: the same segmentation
-//      called in-process (dist/serve/segmenter, no HTTP), one at a time;
+//   1. latency (p50, p99, mean) and requests/s at 1, 2 and 8 concurrent clients (queue big enough
+//      that nothing is refused), against the peer measured in the same run, in alternating
+//      chunks: the same segmentation called in-process (dist/serve/segmenter, no HTTP), one at a
+//      time;
 //   2. 8x the concurrency limit with no queue: the status codes (only 200 and 503 expected);
 //   3. memory: the server's RSS (/proc/PID/status) after the first 100 requests and after 1000.
 // Not a test: prints a table (and --json the figures). Bounded: every autocannon run has a fixed
@@ -54,10 +55,11 @@ async function stop(child) {
   await exited;
 }
 
-/** Resolves autocannon's result plus `seconds`, the wall time of the run. */
+/** Resolves autocannon's result plus `seconds` (from the start to the last answer) and `times` (each answer's ms). */
 async function load(url, connections, amount) {
   const t0 = performance.now();
-  const r = await autocannon({
+  const times = [];
+  const instance = autocannon({
     url: `${url}/v1/segment?format=${FORMAT}`,
     method: 'POST',
     headers: { 'content-type': type },
@@ -66,7 +68,15 @@ async function load(url, connections, amount) {
     amount,
     timeout: 120,
   });
-  r.seconds = (performance.now() - t0) / 1000;
+  let last = t0;
+  instance.on('response', (_client, _status, _bytes, ms) => {
+    times.push(ms);
+    last = performance.now();
+  });
+  const r = await instance;
+  // To the last answer: autocannon itself ends a run on its next one-second tick.
+  r.seconds = (last - t0) / 1000;
+  r.times = times;
   return r;
 }
 
@@ -88,50 +98,64 @@ const percentile = (xs, p) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 
-/** The same segmentation in this process, no HTTP, one at a time: p50, p99, per second. */
-async function inProcessPeer(runs) {
+const summary = (times, seconds) => ({
+  requests: times.length,
+  mean: times.reduce((x, y) => x + y, 0) / times.length,
+  p50: percentile(times, 50),
+  p99: percentile(times, 99),
+  perSecond: times.length / seconds,
+});
+
+/** The peer: the same segmentation in this process (dist/serve/segmenter), no HTTP, one at a time. */
+async function inProcessPeer() {
   const { Segmenter } = require('../dist/serve/segmenter');
   const { resolveDevice } = require('../dist/device');
   const seg = await Segmenter.load({ size: 512, threads: THREADS, threshold: 0.5, maxPixels: 25e6, device: resolveDevice({ device: 'cpu' }) });
   const signal = new AbortController().signal;
   for (let i = 0; i < 4; i++) await seg.segment(body, FORMAT, signal);
-  const times = [];
-  const t0 = performance.now();
-  for (let i = 0; i < runs; i++) {
-    const t1 = performance.now();
-    await seg.segment(body, FORMAT, signal);
-    times.push(performance.now() - t1);
-  }
-  const seconds = (performance.now() - t0) / 1000;
-  seg.release();
-  return { runs, mean: times.reduce((a, b) => a + b, 0) / runs, p50: percentile(times, 50), p99: percentile(times, 99), perSecond: runs / seconds };
+  return {
+    async run(n) {
+      const times = [];
+      for (let i = 0; i < n; i++) {
+        const t1 = performance.now();
+        await seg.segment(body, FORMAT, signal);
+        times.push(performance.now() - t1);
+      }
+      return times;
+    },
+    release: () => seg.release(),
+  };
 }
 
 async function main() {
   const machine = `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`;
   const results = { photo: path.relative(ROOT, PHOTO), format: FORMAT, concurrency: CONCURRENCY, threads: THREADS, machine };
 
-  // 0. The peer: the same segmentation in this process, no HTTP.
-  results.inProcess = await inProcessPeer(REQUESTS);
-
-  // 1. Latency and throughput by clients.
+  // 1. Latency and throughput by clients, in chunks that alternate with the in-process peer,
+  //    so that both see the same load from whatever else runs on the machine.
   {
+    const peer = await inProcessPeer();
     const { child, url } = await startServer(['--max-concurrency', String(CONCURRENCY), '--max-queue', '64']);
     await load(url, 1, 4); // warm-up
     results.latency = [];
+    const CHUNKS = 4;
     for (const clients of [1, 2, 8]) {
-      const r = await load(url, clients, Math.max(REQUESTS, clients * 8));
-      results.latency.push({
-        clients,
-        requests: r.requests.total,
-        mean: r.latency.average,
-        p50: r.latency.p50,
-        p99: r.latency.p99,
-        perSecond: r.requests.total / r.seconds,
-        status: statusCounts(r),
-      });
+      const http = { times: [], seconds: 0, status: {} };
+      const local = { times: [], seconds: 0 };
+      for (let c = 0; c < CHUNKS; c++) {
+        const n = Math.max(Math.ceil(REQUESTS / CHUNKS), 2 * clients);
+        const t0 = performance.now();
+        local.times.push(...(await peer.run(Math.ceil(REQUESTS / CHUNKS))));
+        local.seconds += (performance.now() - t0) / 1000;
+        const r = await load(url, clients, n);
+        http.times.push(...r.times);
+        http.seconds += r.seconds;
+        for (const [k, v] of Object.entries(statusCounts(r))) http.status[k] = (http.status[k] ?? 0) + v;
+      }
+      results.latency.push({ clients, ...summary(http.times, http.seconds), status: http.status, peer: summary(local.times, local.seconds) });
     }
     await stop(child);
+    peer.release();
   }
 
   // 2. 8x the concurrency limit, no queue.
@@ -169,12 +193,10 @@ async function main() {
   const f = (x, d = 1) => x.toFixed(d);
   console.log(`fcnkit serve, default model, ${results.photo} -> format=${FORMAT}; --max-concurrency ${CONCURRENCY} --threads ${THREADS}`);
   console.log(`machine: ${machine}`);
-  const peer = results.inProcess;
-  console.log('| clients | requests | p50 ms | p99 ms | mean ms | req/s | vs in-process | status |');
-  console.log('|---|---|---|---|---|---|---|---|');
-  console.log(`| in-process peer (no HTTP), 1 at a time | ${peer.runs} | ${f(peer.p50)} | ${f(peer.p99)} | ${f(peer.mean)} | ${f(peer.perSecond, 2)} | 1× | |`);
+  console.log('| clients | requests | p50 ms | p99 ms | mean ms | req/s | in-process peer (1 at a time, same chunks): p50 / mean ms, req/s | HTTP req/s vs peer | status |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   for (const l of results.latency) {
-    console.log(`| ${l.clients} | ${l.requests} | ${l.p50} | ${l.p99} | ${f(l.mean)} | ${f(l.perSecond, 2)} | ${f(l.perSecond / results.inProcess.perSecond, 2)}× | ${JSON.stringify(l.status)} |`);
+    console.log(`| ${l.clients} | ${l.requests} | ${f(l.p50)} | ${f(l.p99)} | ${f(l.mean)} | ${f(l.perSecond, 2)} | ${f(l.peer.p50)} / ${f(l.peer.mean)}, ${f(l.peer.perSecond, 2)} | ${f(l.perSecond / l.peer.perSecond, 2)}× | ${JSON.stringify(l.status)} |`);
   }
   const o = results.overload;
   console.log(`overload: ${o.clients} clients (8× the limit), queue 0, ${o.requests} requests: ${JSON.stringify(o.status)} -> ${o.onlyOkAndBusy ? 'only 200 and 503' : 'OTHER STATUSES'}`);

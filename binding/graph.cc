@@ -378,6 +378,23 @@ class GraphWrap : public Napi::ObjectWrap<GraphWrap> {
   explicit GraphWrap(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<GraphWrap>(info), classes_(static_cast<Classes*>(info.Data())) {
     state_ = parse_spec(info.Env(), info[0]);
+    // The constants' native copies, so that V8 counts them when deciding to collect.
+    for (const fcn::AlignedBuffer& c : state_->constants) reported_ += static_cast<int64_t>(c.size());
+    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reported_);
+  }
+
+  ~GraphWrap() override { release(); }
+
+ private:
+
+  void release() {
+    state_.reset();
+    if (!reported_) return;
+    try {
+      Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
+    } catch (...) {
+    }
+    reported_ = 0;
   }
 
  private:
@@ -413,13 +430,14 @@ class GraphWrap : public Napi::ObjectWrap<GraphWrap> {
   // Drops this object's hold at once; plans made from the graph (and their runs) keep the
   // pinned constants they read until they are disposed or collected.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    state_.reset();
+    release();
     return info.Env().Undefined();
   }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
 
   Classes* classes_;
   std::shared_ptr<GraphState> state_;
+  int64_t reported_ = 0;
 };
 
 }  // namespace

@@ -7,15 +7,18 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 dir=build-asan
-if command -v clang++ >/dev/null 2>&1; then cc=clang cxx=clang++; else cc=gcc cxx=g++; fi
+# With clang the same build also carries libFuzzer's instrumentation, so scripts/fuzz.js
+# reuses it for the native fuzz target.
+fuzz=OFF
+if command -v clang++ >/dev/null 2>&1; then cc=clang cxx=clang++ fuzz=ON; else cc=gcc cxx=g++; fi
 jobs=$(nproc 2>/dev/null || echo 2)
 
+mkdir -p "$dir"
 fail() { echo "sanitize: $1" >&2; echo "sanitize: 0 passed, 1 failed"; exit 1; }
-CC=$cc CXX=$cxx cmake -S . -B "$dir" -DFCNKIT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Release >"$dir.configure.log" 2>&1 ||
-  { tail -30 "$dir.configure.log"; fail "cmake configure failed"; }
-cmake --build "$dir" --parallel "$jobs" --target fcn_kernel_test fcn_graph_spec_test >"$dir.build.log" 2>&1 ||
-  { grep -E 'error|Error' "$dir.build.log" | head -30; fail "build failed"; }
-rm -f "$dir.configure.log" "$dir.build.log"
+CC=$cc CXX=$cxx cmake -S . -B "$dir" -DFCNKIT_SANITIZE=ON -DFCNKIT_FUZZ=$fuzz -DCMAKE_BUILD_TYPE=Release >"$dir/configure.log" 2>&1 ||
+  { tail -30 "$dir/configure.log"; fail "cmake configure failed"; }
+cmake --build "$dir" --parallel "$jobs" --target fcn_kernel_test fcn_graph_spec_test >"$dir/build.log" 2>&1 ||
+  { grep -E 'error|Error' "$dir/build.log" | head -30; fail "build failed"; }
 
 # ctest sets ASAN_OPTIONS / UBSAN_OPTIONS per test (CMakeLists.txt): huge allocations fail
 # softly as in a normal build, any undefined behaviour ends the program.

@@ -69,8 +69,14 @@ function hostileValues() {
 
 // ---- the child: walks the API ------------------------------------------------------------------
 
-function realInstances(lib) {
+async function realInstances(lib) {
   const out = {};
+  try {
+    const bytes = lib.models.unet({ inChannels: 1, numClasses: 2, levels: 2, baseChannels: 2, padding: 'same' }).exportOnnxBytes();
+    out.InferenceSession = await lib.InferenceSession.create(bytes);
+  } catch {
+    // as below
+  }
   const safely = (name, make) => {
     try {
       out[name] = make();
@@ -98,15 +104,20 @@ function realInstances(lib) {
 }
 
 /** Every call to make: [label, () => result]. */
-function calls(lib, values) {
+function calls(lib, values, instances) {
   const list = [];
+  // A plausible first argument, so that the checks of later arguments are reached too.
+  const tensor = () => new lib.Tensor(new Float32Array(16).fill(0.5), [1, 1, 4, 4]);
   const hv = Object.entries(values);
   const argLists = (fn) => {
     const n = Math.min(3, Math.max(1, fn.length));
     const lists = [['no arguments', []]];
     for (const [name, v] of hv) {
       lists.push([name, [v]]);
-      for (let p = 1; p < n; p++) lists.push([`${name} at ${p}`, [...new Array(p).fill(undefined), v]]);
+      for (let p = 1; p < n; p++) {
+        lists.push([`${name} at ${p}`, [...new Array(p).fill(undefined), v]]);
+        lists.push([`${name} at ${p} after tensors`, [...Array.from({ length: p }, tensor), v]]);
+      }
       if (n > 1) lists.push([`${name} everywhere`, new Array(n).fill(v)]);
     }
     return lists;
@@ -128,7 +139,6 @@ function calls(lib, values) {
     // Disposing last: the other methods see a live object.
     return [...names].sort((a, b) => (/dispose|release|reset/.test(a) ? 1 : 0) - (/dispose|release|reset/.test(b) ? 1 : 0));
   };
-  const instances = realInstances(lib);
   const walk = (prefix, obj, depth) => {
     for (const key of Object.keys(obj).sort()) {
       const v = obj[key];
@@ -155,7 +165,7 @@ function calls(lib, values) {
 async function child() {
   const lib = require('../dist');
   const { values, sentinel } = hostileValues();
-  const list = calls(lib, values);
+  const list = calls(lib, values, await realInstances(lib));
   const start = Number(process.env.FCNKIT_HOSTILE_START || 0);
   const write = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
   write({ total: list.length });
@@ -179,6 +189,7 @@ async function child() {
     }
     write({ end: i, bad });
   }
+  write({ done: true });
 }
 
 // ---- the parent ---------------------------------------------------------------------------------
@@ -249,7 +260,8 @@ async function parent() {
 }
 
 if (process.env.FCNKIT_HOSTILE_CHILD) {
-  child().then(() => process.exit(0), (err) => {
+  // Exit once stdout is flushed: a pipe the parent reads slowly would lose the last lines.
+  child().then(() => process.stdout.write('', () => process.exit(0)), (err) => {
     process.stderr.write(`${err?.stack ?? err}\n`);
     process.exit(3);
   });

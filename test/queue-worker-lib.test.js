@@ -110,3 +110,25 @@ t.test('what fails at once and what is retried', { skip: REDIS_SKIP }, async (t)
   const dEvents = events.filter((e) => e.input === d).map((e) => `${e.attempt}:${e.willRetry}`);
   t.same(dEvents, ['1:true', '2:true', '3:false'], 'the never-working one: retried twice, then given up');
 });
+
+t.test('--device cuda (the CUDA lowering on the CPU emulator): same labels as the CPU', { skip: REDIS_SKIP }, async (t) => {
+  const redis = await startRedis(t);
+  const dir = tmpdir(t, 'fcnkit-queue-');
+  const photos = await makePhotos(path.join(dir, 'in'), 3);
+  const ref = path.join(dir, 'ref');
+  const r = await fcnkit(['segment', ...photos, '--out', ref, '--format', 'labels', '--workers', '0', '--threads', '1']);
+  t.equal(r.code, 0, r.stderr);
+  const out = path.join(dir, 'out');
+  t.equal((await lib.enqueueSegmentJobs(photos, { connection: redis.url, outDir: out, formats: ['labels'] })).added, 3);
+  const before = process.env.FCNKIT_CUDA_EMULATE;
+  process.env.FCNKIT_CUDA_EMULATE = '1';
+  t.teardown(() => (before === undefined ? delete process.env.FCNKIT_CUDA_EMULATE : (process.env.FCNKIT_CUDA_EMULATE = before)));
+  const { w } = await worker(t, redis.url, { device: 'cuda', precision: 'fp32' });
+  t.same([w.workers, w.concurrency], [0, 2], 'on cuda: the GPU model on the worker\'s thread, two jobs in flight');
+  const s = await drained(redis.url);
+  t.same([s.counts.completed, s.counts.failed], [3, 0]);
+  for (const p of photos) {
+    const n = path.basename(p).replace(/\.[a-z]+$/, '');
+    await sameLabels(t, path.join(out, `${n}.labels.png`), path.join(ref, `${n}.labels.png`), n);
+  }
+});

@@ -87,8 +87,9 @@ t.test('ONNX Conv with pads [1, 1, 1, 2^26] on 8x8: TOO_LARGE under a budget; a 
   `);
   expectCoded(t, 'pads 2^26, 256 MiB budget', r, 'TOO_LARGE', /memory budget/);
 
-  // 2^20 columns of padding: an output row 1M pixels wide (past the direct path's band), computed
-  // by the column-tiled im2col path, against onnxruntime.
+  // 2^20 columns of padding: an output row 1M pixels wide (a 12 MiB band of one channel, many
+  // K blocks), against onnxruntime. (Past the 64 MiB scratch bound the im2col path takes over:
+  // kernel_test runs every case with small bounds against the reference twin.)
   const wide = conv(2 ** 20);
   const x = randTensor([1, 1, 8, 8]);
   const s = await InferenceSession.create(wide);
@@ -102,14 +103,7 @@ t.test('ONNX Conv with pads [1, 1, 1, 2^26] on 8x8: TOO_LARGE under a budget; a 
 t.test('ops.conv2d of [1,1,131072,1] by a [1,1,65536,1] kernel computes (4.3e9 im2col elements, tiled)', async (t) => {
   const r = child(`
     const n = 131072, k = 65536, out = n - k + 1;
-    // Ones in, dense weights: every output is the weights' sum.
-    const w = randTensor([1, 1, k, 1]);
-    let sum = 0;
-    for (const v of w.data) sum += v;
-    const y1 = await ops.conv2d(new Tensor(new Float32Array(n).fill(1), [1, 1, n, 1]), w);
-    let e1 = 0;
-    for (let i = 0; i < out; i++) e1 = Math.max(e1, Math.abs(y1.data[i] - sum));
-    // Random input, sparse weights (the kernel still runs every tap): an exact reference.
+    // Random input, sparse weights (the kernel still runs all 65536 taps): a cheap exact reference.
     const x = randTensor([1, 1, n, 1]);
     const ws = new Float32Array(k);
     const taps = [];
@@ -121,13 +115,12 @@ t.test('ops.conv2d of [1,1,131072,1] by a [1,1,65536,1] kernel computes (4.3e9 i
       for (const p of new Set(taps)) ref += x.data[i + p] * ws[p];
       e2 = Math.max(e2, Math.abs(y2.data[i] - ref));
     }
-    report({ shape: y1.shape, e1, e2, sum });
+    report({ shape: y2.shape, e2 });
   `);
   t.equal(r.signal, null, `not killed (${r.stderr && r.stderr.slice(-300)})`);
   t.equal(r.status, 0, 'exit 0');
   t.notOk(r.result && r.result.threw, `computed (${JSON.stringify(r.result)})`);
   t.same(r.result && r.result.shape, [1, 1, 65537, 1], 'output shape');
-  t.ok(r.result && r.result.e1 < 1e-2 * Math.max(1, Math.abs(r.result.sum)) + 1e-2, `ones: max error ${r.result && r.result.e1}`);
   t.ok(r.result && r.result.e2 < 1e-4, `sparse kernel: max error ${r.result && r.result.e2}`);
 });
 
@@ -187,6 +180,12 @@ t.test('memoryBudgetBytes: checked, plumbed to models, sessions, runs and ops', 
   t.throws(() => models.fcn({ variant: '8s', numClasses: 3, memoryBudgetBytes: 'lots' }), { code: 'INVALID_ARGUMENT' });
   m.dispose();
   small.dispose();
+  // The op entry points take a budget too (outputs and workspace).
+  const addon = require('../dist/native').native();
+  const xs = randTensor([1, 4, 32, 32]), ws = randTensor([8, 4, 3, 3]);
+  t.throws(() => addon.runOpSync('conv2d', [xs, ws], {}, undefined, 1024), { code: 'TOO_LARGE', message: /conv2d: outputs and workspace need/ }, 'runOpSync budget');
+  await t.rejects(async () => addon.runOp('conv2d', [xs, ws], {}, undefined, 1024), { code: 'TOO_LARGE' }, 'runOp budget');
+  t.same(addon.runOpSync('conv2d', [xs, ws], {}, undefined, 2 ** 30)[0].shape, [1, 8, 30, 30], 'within budget');
 });
 
 t.test('models.fcn({ numClasses: 2^31 }): TOO_LARGE up front', async (t) => {
@@ -214,6 +213,20 @@ t.test('a U-Net with same padding at 2048x2048: planned, not refused (fcnkit inf
   t.equal(r.status, 0, `exit 0 (${r.stderr.slice(-300)})`);
   t.match(r.stdout, /final \[1, 2, 2048, 2048\]/, 'prints the output shape');
   t.match(r.stdout, /activations\s+[\d.]+ GiB per run/, 'and the planned activations');
+});
+
+t.test('a narrow U-Net with same padding at 2048x2048 matches onnxruntime', async (t) => {
+  const m = models.unet({ padding: 'same', numClasses: 2, inChannels: 1, baseChannels: 4 });
+  const bytes = m.exportOnnxBytes();
+  m.dispose();
+  const x = randTensor([1, 1, 2048, 2048]);
+  const s = await InferenceSession.create(bytes);
+  const got = (await s.run({ input: x })).score;
+  s.dispose();
+  const want = (await ortRun(bytes, { input: x })).score;
+  t.same(got.shape, want.dims, 'shape');
+  const err = normError(got.data, want.data);
+  t.ok(err < 1e-4, `normError ${err}`);
 });
 
 t.test('inputs are owned by the run: transferring them mid-run changes nothing', async (t) => {

@@ -177,3 +177,41 @@ t.test('--device cuda (on the CPU emulator of the CUDA lowering): the same label
   t.equal(labels.length, photo.width * photo.height);
   t.ok(differ <= Math.ceil(labels.length * 0.001), `labels agree with segmentPerson on the CPU (${differ} of ${labels.length} differ)`);
 });
+
+t.test('an FCN exported to ONNX (21 classes, any input size): letterboxed into --size', async (t) => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcnkit-serve-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const model = path.join(dir, 'fcn8s.onnx');
+  await lib.models.fcn({ variant: '8s', widthMultiplier: 1 / 16, numClasses: 21, seed: randInt(1, 1000) }).exportOnnx(model);
+  const size = 96 + 16 * randInt(0, 4);
+  const { url } = await startServer(t, ['--model', model, '--size', String(size)]);
+  const m = (await (await fetch(`${url}/v1/models`)).json()).models[0];
+  t.match(m, { format: 'onnx', classes: 21, binary: false, inputSize: [size, size], preprocessing: { size: [size, size], resize: 'letterbox' } });
+
+  const photo = await freshPhoto();
+  const type = `image/${photo.format}`;
+  const res = await postImage(url, photo.bytes, { format: 'labels', type });
+  t.equal(res.status, 200);
+  const labels = await sharp(Buffer.from(await res.arrayBuffer())).extractChannel(0).raw().toBuffer();
+  t.equal(labels.length, photo.width * photo.height, "labels at the photo's size");
+
+  // Reference: the library's InferenceSession on the same letterboxed input, mapped back, argmax.
+  const session = await lib.InferenceSession.create(model);
+  const img = await lib.loadImage(photo.bytes, { preset: 'imagenet', size: [size, size], resize: 'letterbox' });
+  const out = await session.run({ [session.inputNames[0]]: img.tensor });
+  const ref = await lib.argmaxLabels(await lib.resizeScoresToOriginal(out[session.outputNames[0]], img.mapping));
+  let differ = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] !== ref.data[i]) differ++;
+  t.ok(differ <= Math.ceil(labels.length * 0.001), `labels agree with InferenceSession + argmax (${differ} of ${labels.length} differ)`);
+
+  const summary = await (await postImage(url, photo.bytes, { format: 'json', type })).json();
+  t.equal(summary.classes, 21);
+  t.equal(summary.counts.length, 21);
+  t.equal(summary.counts.reduce((a, b) => a + b, 0), photo.width * photo.height, 'counts cover every pixel');
+  t.notOk('foregroundFraction' in summary, 'no foreground fraction for a 21-class model');
+  const cut = await postImage(url, photo.bytes, { format: 'cutout', type });
+  t.equal(cut.status, 400, 'cutout of a 21-class model: 400');
+  t.equal((await cut.json()).error.code, 'INVALID_ARGUMENT');
+});

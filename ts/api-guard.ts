@@ -79,6 +79,12 @@ export function guardFunction<F extends (...args: never[]) => unknown>(fn: F, la
     if (r instanceof Promise) return r.catch((err: unknown) => { throw coded(err, label); });
     return r;
   };
+  // Properties hung on the function (constants, sub-functions) come along.
+  for (const k of Reflect.ownKeys(fn)) {
+    if (k === 'length' || k === 'name' || k === 'prototype' || k === 'arguments' || k === 'caller') continue;
+    const d = Object.getOwnPropertyDescriptor(fn, k);
+    if (d) Object.defineProperty(wrapped, k, d);
+  }
   Object.defineProperty(wrapped, 'name', { value: fn.name });
   Object.defineProperty(wrapped, 'length', { value: fn.length });
   Object.defineProperty(wrapped, GUARDED, { value: true });
@@ -105,25 +111,41 @@ function guardClass(cls: { prototype: object; name: string }): void {
 }
 
 /**
- * Guards every export of the given modules (their `exports` objects, changed in place) and of
- * the namespace objects among them (ops, models).
+ * Guards every export of fcnkit's entry module (`api`, its `exports`), and the namespace objects
+ * among them (ops, ops.sync, models). An export is usually a getter that re-exports a binding of
+ * the module that defines it, so the function is replaced there: in every loaded module under
+ * `dir` whose own data property holds it.
  */
-export function guardModules(modules: ReadonlyArray<Record<string, unknown>>): void {
-  const seen = new Set<unknown>();
-  const visit = (obj: Record<string, unknown>, prefix: string, depth: number): void => {
+export function guardExports(api: Record<string, unknown>, dir: string): void {
+  const publicValues = new Map<unknown, string>();
+  const addNamespace = (obj: Record<string, unknown>, prefix: string, depth: number): void => {
     for (const k of Object.keys(obj)) {
-      const d = Object.getOwnPropertyDescriptor(obj, k);
-      if (!d || !('value' in d)) continue; // re-exports (getters) are guarded where they are defined
-      const v = d.value as unknown;
-      if (isClass(v) && seen.has(v)) continue;
-      seen.add(v);
-      if (isClass(v)) guardClass(v as { prototype: object; name: string });
-      else if (typeof v === 'function') {
-        if (d.writable) obj[k] = guardFunction(v as (...a: never[]) => unknown, `${prefix}${k}`);
-      } else if (v && typeof v === 'object' && (depth === 0 ? k === 'ops' || k === 'models' : prefix === 'ops.' && k === 'sync') && Object.getPrototypeOf(v) === Object.prototype) {
-        visit(v as Record<string, unknown>, `${prefix}${k}.`, depth + 1);
+      const v = obj[k];
+      if (typeof v === 'function') {
+        if (!publicValues.has(v)) publicValues.set(v, `${prefix}${k}`);
+      } else if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype &&
+        (depth === 0 ? k === 'ops' || k === 'models' : prefix === 'ops.' && k === 'sync')) {
+        publicValues.set(v, `${prefix}${k}`);
+        addNamespace(v as Record<string, unknown>, `${prefix}${k}.`, depth + 1);
       }
     }
   };
-  for (const m of modules) visit(m, '', 0);
+  addNamespace(api, '', 0);
+  const replaceIn = (obj: Record<string, unknown>): void => {
+    for (const k of Object.keys(obj)) {
+      const d = Object.getOwnPropertyDescriptor(obj, k);
+      if (!d || !('value' in d) || !d.writable) continue;
+      const label = publicValues.get(d.value);
+      if (label === undefined || typeof d.value !== 'function' || isClass(d.value)) continue;
+      obj[k] = guardFunction(d.value as (...a: never[]) => unknown, label);
+    }
+  };
+  for (const [v] of publicValues) {
+    if (isClass(v)) guardClass(v as { prototype: object; name: string });
+    else if (v && typeof v === 'object') replaceIn(v as Record<string, unknown>);
+  }
+  for (const [file, mod] of Object.entries(require.cache)) {
+    if (!mod || !file.startsWith(dir) || mod.exports === api) continue;
+    if (mod.exports && typeof mod.exports === 'object') replaceIn(mod.exports as Record<string, unknown>);
+  }
 }

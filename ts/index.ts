@@ -68,13 +68,5 @@ export type {
 } from './queue';
 
 // Every export: arguments screened and every error coded (see api-guard.ts).
-import { guardModules } from './api-guard';
-/* eslint-disable @typescript-eslint/no-require-imports */
-guardModules([
-  require('./tensor'), require('./ops'), require('./ops/index'), require('./backend'), require('./graph/builder'),
-  require('./graph/model'), require('./models'), require('./dense'), require('./io/image'), require('./io/tflite-import'),
-  require('./segment-person'), require('./session'), require('./device'), require('./graph/compiled'),
-  require('./io/onnx-import'), require('./io/safetensors'), require('./io/caffe-import'), require('./io/npy'),
-  require('./io/outputs'), require('./io/atomic-write'), require('./queue'),
-]);
-/* eslint-enable @typescript-eslint/no-require-imports */
+import { guardExports } from './api-guard';
+guardExports(exports, __dirname);

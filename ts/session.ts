@@ -133,7 +133,9 @@ export class InferenceSession {
   private readonly entries = new Map<string, Entry>();
 
   private constructor(imported: ImportedGraph, options: SessionOptions) {
-    if (typeof imported !== 'object' || imported === null || typeof options !== 'object' || options === null) {
+    const g = imported as Partial<ImportedGraph> | null;
+    if (typeof g !== 'object' || g === null || typeof g.specFor !== 'function' || !Array.isArray(g.inputs) || !Array.isArray(g.outputs) ||
+      typeof options !== 'object' || options === null) {
       throw new FcnkitError('INVALID_ARGUMENT', 'an InferenceSession is made by InferenceSession.create(source, options), not new InferenceSession()');
     }
     this.imported = imported;

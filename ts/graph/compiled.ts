@@ -176,12 +176,15 @@ export class CompiledGraph {
   }
 
   /**
-   * Frees the graph and its plans: now, or when the runs in flight (any run() called before,
-   * even in the same tick) have finished; they complete normally. Later calls throw
-   * INVALID_ARGUMENT.
+   * Frees the graph and its plans now; runs in flight (any run() called before, even in the same
+   * tick) complete normally, those waiting for their plan's compilation keeping the native graph
+   * until then. Later calls throw INVALID_ARGUMENT.
    */
   dispose(): void {
     this.disposeCalled = true;
+    // Plans go now: a run that has one started its native call in run() itself, and the
+    // native side keeps what it runs. Runs still waiting for a compilation keep the graph.
+    this.plans.clear();
     if (this.active === 0) this.release();
   }
 

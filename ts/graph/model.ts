@@ -7,7 +7,7 @@
  * Weights are allocated on first use (running, getWeights, export), not when the graph is built,
  * so full-width networks can be inspected with inferShapes cheaply.
  */
-import { promises as fsp } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic-write';
 import { FcnkitError, describe, invalidArgument, toFcnkitError } from '../errors';
 import { native } from '../native';
 import type { NativeAttrs, NativeTensor } from '../native';
@@ -502,9 +502,11 @@ export class Model {
       throw toFcnkitError(err, callSite);
     }
     try {
-      await fsp.writeFile(path, bytes);
+      // Atomic (temp file + rename): no half-written model, and a FIFO at `path` is replaced,
+      // not opened (an open for writing would wait for a reader for ever).
+      await writeFileAtomic(path, bytes);
     } catch (err) {
-      throw toFcnkitError(new FcnkitError('IO_ERROR', `exportOnnx: cannot write '${path}': ${(err as Error).message}`, { cause: err }), callSite);
+      throw toFcnkitError(err, callSite);
     }
   }
 

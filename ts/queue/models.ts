@@ -137,6 +137,8 @@ export class ModelCache {
         released = true;
         slot.users--;
         slot.lastUsed = Date.now();
+        // A broken slot already replaced in the map is freed by its last user.
+        if (slot.broken && slot.users === 0 && this.slots.get(key) !== p) void slot.close();
         void this.evict();
       },
     };

@@ -16,7 +16,8 @@ import { resolveDevice } from '../device';
 import type { Device, Precision } from '../device';
 import { FcnkitError } from '../errors';
 import type { ErrorCode } from '../errors';
-import { sweepTempFilesIn } from '../io/atomic-write';
+import { removeStaleTempFiles, sweepTempFilesIn } from '../io/atomic-write';
+import { makeDirs } from '../io/safe-file';
 import type { PresetName } from '../io/image';
 import { UsageError } from '../cli/args';
 import { photoSettings } from '../cli/segment';
@@ -120,6 +121,7 @@ export async function createSegmentWorker(options: SegmentWorkerOptions): Promis
   const startModel = options.model === undefined || options.model === 'default' ? 'default' : options.model;
   (await models.acquire(startModel, options.preset)).release();
 
+  const sweptStale = new Set<string>();
   const processJob = async (job: Job<SegmentJobData, SegmentJobResult>): Promise<SegmentJobResult> => {
     let data: SegmentJobData | undefined;
     try {
@@ -130,10 +132,11 @@ export async function createSegmentWorker(options: SegmentWorkerOptions): Promis
         const config: SegmentConfig = {
           outDir: data.outDir, formats: data.formats, threshold: data.threshold ?? 0.5, threads, preprocessing, tile: data.tile, output: data.output,
         };
-        try {
-          await fs.promises.mkdir(data.outDir, { recursive: true });
-        } catch (err) {
-          throw new FcnkitError('IO_ERROR', `cannot create the output folder '${data.outDir}': ${(err as Error).message}`);
+        await makeDirs(data.outDir, 'output folder');
+        if (!sweptStale.has(data.outDir)) {
+          // Once per folder and process: temp files of writers that have ended (see atomic-write.ts).
+          sweptStale.add(data.outDir);
+          removeStaleTempFiles(data.outDir);
         }
         sweepTempFilesIn(data.outDir);
         const done = await lease.slot.run(data.input, data.name, config);

@@ -232,13 +232,14 @@ class Conv2dPlanX86 final : public Conv2dPlan {
                 : kIm2col;
     // The direct path's band holds whole input rows of at least one channel: past the scratch
     // bound (rows millions of pixels wide, dilations of thousands) the im2col path, whose
-    // blocks are KC x NC whatever the image, takes over.
+    // blocks are KC x NC whatever the image, takes over. Below it the band takes as many
+    // channels as fit kDirectBandBytes (at least one).
     const double band_limit = double(min64(kDirectBandBytes, int64_t(limits.scratch_bytes)));
     if (mode_ == kDirect) {
       const int64_t rows = max64(1, min64(p.out_h, kDirectPixels / p.out_w));
       const double one_channel = (double(rows - 1) * double(p.stride_h) + double(p.k_h - 1) * double(p.dil_h) + 1) *
                                  (double(ow_tiles) + double(p.k_w - 1) * double(p.dil_w)) * sizeof(float);
-      if (one_channel > band_limit) mode_ = kIm2col;
+      if (one_channel > double(limits.scratch_bytes)) mode_ = kIm2col;
     }
     if (mode_ == kDirect) {
       rows_ = max64(1, min64(p.out_h, kDirectPixels / p.out_w));
