@@ -87,6 +87,30 @@ t.test('small Mask R-CNN gives torchvision instances', async (t) => {
   net.dispose();
 });
 
+t.test("the checkpoint's older parameter names load to the same network", async (t) => {
+  const cfg = ref.config;
+  const opts = { numClasses: cfg.numClasses, minSize: cfg.minSize, maxSize: cfg.maxSize, architecture: cfg.architecture, bnEps: cfg.bnEps };
+  const current = await loadSafetensors(path.join(dir, 'small-maskrcnn.safetensors'));
+  const legacy = {};
+  for (const [k, v] of Object.entries(current)) {
+    const name = k
+      .replace(/^backbone\.fpn\.(inner|layer)_blocks\.(\d+)\.0\./, 'backbone.fpn.$1_blocks.$2.')
+      .replace(/^rpn\.head\.conv\.0\.0\./, 'rpn.head.conv.')
+      .replace(/^roi_heads\.mask_head\.(\d+)\.0\./, (_, i) => `roi_heads.mask_head.mask_fcn${Number(i) + 1}.`);
+    legacy[name] = v;
+  }
+  t.ok(Object.keys(legacy).some((k) => k.includes('mask_fcn1')) && Object.keys(current).some((k) => k.includes('inner_blocks.0.0.')));
+  const a = models.maskRcnn(opts), b = models.maskRcnn(opts);
+  await a.loadWeights(current);
+  t.same((await b.loadWeights(legacy)).unused, []);
+  const { height: h, width: w } = ref.images[0];
+  const x = imageTensor(0, h, w);
+  const [ra, rb] = [await a.detect(x), await b.detect(x)];
+  t.same(rb.instances.map((i) => [i.label, i.score, i.box]), ra.instances.map((i) => [i.label, i.score, i.box]));
+  a.dispose();
+  b.dispose();
+});
+
 const python = '/usr/bin/python3';
 const hasTorch = (() => {
   try {

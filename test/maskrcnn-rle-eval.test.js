@@ -6,6 +6,8 @@ const { fcnkit, rng, randInt } = require('./helpers');
 const { cocoEvaluate } = require('../dist/dense/coco-eval');
 
 const { encodeRle, decodeRle, instanceLabelMap } = fcnkit;
+// pycocotools' own RLE strings and COCOeval summaries (test/fixtures/maskrcnn/make_coco.py).
+const coco = require('./fixtures/maskrcnn/coco.json');
 
 t.test('encodeRle: hand-encoded pycocotools strings', async (t) => {
   // All ones, 2×2: runs [0, 4].
@@ -75,4 +77,21 @@ t.test('COCO AP, hand-computed', async (t) => {
   const crowd = gtOf([box(10, 10, 40, 40), { ...box(60, 60, 30, 30), iscrowd: 1 }]);
   m = cocoEvaluate(crowd, [det(box(62, 62, 20, 20), 0.99), det(box(10, 10, 40, 40), 0.9)], 'bbox');
   t.ok(near(m.AP, 1), `AP ${m.AP}`);
+});
+
+t.test('encodeRle gives pycocotools.mask.encode strings', async (t) => {
+  for (const m of coco.masks) {
+    const a = new Uint8Array(m.width * m.height);
+    for (const i of m.ones) a[i] = 1;
+    t.equal(encodeRle(a, m.width, m.height).counts, m.counts);
+    t.same(Array.from(decodeRle({ size: [m.height, m.width], counts: m.counts })), Array.from(a));
+  }
+});
+
+t.test('cocoEvaluate gives COCOeval stats (AP, AP50, AP75, APs, APm, APl) for segm and bbox', async (t) => {
+  for (const type of ['segm', 'bbox']) {
+    const m = cocoEvaluate(coco.gt, coco.dets, type);
+    const got = [m.AP, m.AP50, m.AP75, m.APs, m.APm, m.APl];
+    coco.stats[type].forEach((v, i) => t.ok(Math.abs(got[i] - v) < 1e-9, `${type} stat ${i}: ${got[i]} vs pycocotools ${v}`));
+  }
 });

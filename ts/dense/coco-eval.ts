@@ -129,7 +129,11 @@ export function cocoEvaluate(gt: CocoGroundTruth, detections: readonly CocoAnnot
       if (it.mask.length !== img.width * img.height) throw new FcnkitError('SHAPE_MISMATCH', `segmentation size differs from image ${a.image_id}'s ${img.width}×${img.height}`);
       it.maskArea = it.mask.reduce((s, v) => s + v, 0);
     }
-    it.area = isGt ? a.area ?? (type === 'segm' ? it.maskArea! : a.bbox[2] * a.bbox[3]) : type === 'segm' ? it.maskArea! : a.bbox[2] * a.bbox[3];
+    // As pycocotools' loadRes: a result with a bbox gets area w·h, even for 'segm'; without one, its mask's area.
+    if (isGt) it.area = a.area ?? (type === 'segm' ? it.maskArea! : a.bbox[2] * a.bbox[3]);
+    else if (Array.isArray(a.bbox) && a.bbox.length === 4) it.area = a.bbox[2] * a.bbox[3];
+    else if (type === 'segm') it.area = it.maskArea!;
+    else throw new FcnkitError('INVALID_ARGUMENT', `detection on image ${a.image_id} has no bbox`);
     return it;
   };
   const key = (img: number, cat: number): string => `${img}/${cat}`;
@@ -166,7 +170,8 @@ export function cocoEvaluate(gt: CocoGroundTruth, detections: readonly CocoAnnot
         const g = gts.get(key(img.id, cat)) ?? [];
         const d = [...(dts.get(key(img.id, cat)) ?? [])].sort((a, b) => (b.ann.score ?? 0) - (a.ann.score ?? 0)).slice(0, MAX_DETS);
         if (g.length === 0 && d.length === 0) continue;
-        const gIgn = g.map((x) => x.crowd || !!(x.ann as { ignore?: number }).ignore || x.area < rng[0] || x.area > rng[1]);
+        // COCOeval._prepare sets ignore = iscrowd, whatever an annotation's own `ignore` says.
+        const gIgn = g.map((x) => x.crowd || x.area < rng[0] || x.area > rng[1]);
         const order = g.map((_, i) => i).sort((a, b) => Number(gIgn[a]) - Number(gIgn[b]));
         const gs = order.map((i) => g[i]), gi = order.map((i) => gIgn[i]);
         npig += gi.filter((x) => !x).length;

@@ -345,6 +345,7 @@ export class MaskRcnn {
 
   /** instanceLabelMap of a detect result. */
   static labelMap(result: DetectResult): Uint16Array {
+    if (typeof result !== 'object' || result === null) throw invalidArgument('MaskRcnn.labelMap result', 'a detect() result', result);
     return instanceLabelMap(result.instances, result.width, result.height);
   }
 }
