@@ -23,6 +23,17 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   if (!fcn::active_isa_note().empty()) o.Set("isaNote", fcn::active_isa_note());
   o.Set("bestIsa", fcn::isa_name(fcn::best_isa()));
   o.Set("threads", fcn::ThreadPool::global().num_threads());
+  {
+    // precision 'bf16' on the CPU: available, or why not (cpp/core/cpu_features.h).
+    Napi::Object bf16 = Napi::Object::New(env);
+    std::string why;
+    const bool ok = fcn::bf16_supported(&why);
+    bf16.Set("available", ok);
+    if (!ok) bf16.Set("reason", why);
+    bf16.Set("avx512Bf16", fcn::cpu_features().avx512_bf16);
+    bf16.Set("amxBf16", fcn::cpu_features().amx_bf16);
+    o.Set("bf16", bf16);
+  }
   o.Set("cuda", cuda_backend_info(env));  // binding/cuda_graph.cc
   return o;
 }

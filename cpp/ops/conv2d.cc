@@ -1,5 +1,7 @@
 // conv2d: x [N, C, H, W], w [outC, C/groups, kH, kW], bias [outC]? -> y [N, outC, OH, OW].
+#include "kernels/bf16.h"
 #include "ops/op.h"
+#include "ops/precision.h"
 
 namespace fcn {
 
@@ -10,6 +12,7 @@ class Conv2dOp : public Op {
   Attrs attrs;
   int64_t stride[2], dil[2], groups = 1;
   bool relu = false;
+  bool bf16 = false;  // precision 'bf16' (ops/precision.h)
 
   Status setup(const std::vector<TensorDesc>& in, std::vector<TensorDesc>* out) override {
     const std::string& who = label();
@@ -53,7 +56,12 @@ class Conv2dOp : public Op {
     y.shape = {p.n, p.out_c, p.out_h, p.out_w};
     int64_t count;
     FCN_RETURN_IF_ERROR(checked_numel(y.shape, who.c_str(), &count));
-    plan_ = make_conv2d_plan(isa_, p);
+    plan_ = nullptr;
+    if (bf16) {
+      FCN_RETURN_IF_ERROR(check_bf16_supported(who));
+      plan_ = make_conv2d_plan_bf16(isa_, p);  // null: a depthwise layer, kept in fp32
+    }
+    if (!plan_) plan_ = make_conv2d_plan(isa_, p);
     if (in[1].constant) {
       if (!packed_.allocate(plan_->packed_weight_floats() * sizeof(float)))
         return error(Code::kOutOfMemory, who, ": cannot allocate packed weights");
@@ -109,6 +117,7 @@ Status make_conv2d_op(const Attrs& a, const std::string& who, std::unique_ptr<Op
   FCN_RETURN_IF_ERROR(get_pair(a, who, "dilation", 1, op->dil));
   FCN_RETURN_IF_ERROR(a.get_int(who, "groups", 1, &op->groups));
   FCN_RETURN_IF_ERROR(parse_activation(a, who, &op->relu));
+  FCN_RETURN_IF_ERROR(parse_precision(a, who, &op->bf16));
   if (op->stride[0] < 1 || op->stride[1] < 1 || op->dil[0] < 1 || op->dil[1] < 1 || op->groups < 1)
     return error(Code::kInvalidArgument, who, ": stride, dilation and groups must be >= 1");
   *out = std::move(op);

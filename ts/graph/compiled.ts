@@ -13,6 +13,43 @@ import type { GraphSpec } from './spec';
 export interface CompiledGraphOptions {
   /** Plans kept per graph (each holds its own packed weights). Default 8. */
   maxPlans?: number;
+  /**
+   * 'fp32' (default, exact) or 'bf16': the convolutions and Gemm heads multiply bfloat16
+   * operands (weights rounded once, when packed) and sum in fp32, with AVX512-BF16 kernels;
+   * depthwise convolutions and every other op stay fp32. INVALID_ARGUMENT naming the missing CPU
+   * feature where the CPU lacks AVX512-BF16 (backendInfo().bf16).
+   */
+  precision?: 'fp32' | 'bf16';
+}
+
+/** The node types whose arithmetic precision 'bf16' changes (their `precision` attribute). */
+const BF16_NODE_TYPES: ReadonlySet<string> = new Set(['conv2d', 'gemm']);
+
+/**
+ * spec as compiled in `precision`: for 'bf16', `precision: 'bf16'` set on its conv2d and gemm
+ * nodes (the rest shared, not copied). For specs handed to a NativeSharedModel directly.
+ */
+export function specWithPrecision(spec: GraphSpec, precision: 'fp32' | 'bf16'): GraphSpec {
+  if (precision === 'fp32') return spec;
+  return {
+    ...spec,
+    nodes: spec.nodes.map((n) => (BF16_NODE_TYPES.has(n.type) ? { ...n, attrs: { ...(n.attrs ?? {}), precision: 'bf16' } } : n)),
+  };
+}
+/**
+ * INVALID_ARGUMENT unless the CPU computes in `precision`: 'fp32' always; 'bf16' where the CPU
+ * has AVX512-BF16 (backendInfo().bf16 says why not); 'tf32' never (a GPU tensor-core format).
+ */
+export function checkCpuPrecision(precision: string): void {
+  if (precision === 'tf32') {
+    throw new FcnkitError('INVALID_ARGUMENT', "precision 'tf32' needs device 'cuda' (the CPU computes in 'fp32' or 'bf16')");
+  }
+  if (precision === 'bf16') {
+    const info = native().backendInfo().bf16;
+    if (!info.available) {
+      throw new FcnkitError('INVALID_ARGUMENT', `precision 'bf16' is not available on this CPU: ${info.reason ?? 'no AVX512-BF16'} (use 'fp32', or device 'cuda')`);
+    }
+  }
 }
 
 export interface GraphRunOptions {
@@ -44,13 +81,19 @@ export class CompiledGraph {
   private readonly nodeTypes: ReadonlyMap<string, string>;
   private graph: NativeGraph | undefined;
   private readonly plans: PlanCache<NativePlan>;
+  /** The convolutions' arithmetic (CompiledGraphOptions.precision). */
+  readonly precision: 'fp32' | 'bf16';
 
   constructor(spec: GraphSpec, options: CompiledGraphOptions = {}) {
     const maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS;
     if (!Number.isSafeInteger(maxPlans) || maxPlans < 1) throw invalidArgument('maxPlans', 'an integer >= 1', maxPlans);
+    const precision = options.precision ?? 'fp32';
+    if (precision !== 'fp32' && precision !== 'bf16') throw invalidArgument('precision', "'fp32' or 'bf16' (on the CPU)", precision);
+    checkCpuPrecision(precision);
+    this.precision = precision;
     this.plans = new PlanCache<NativePlan>(maxPlans, () => this.live());
     try {
-      this.graph = new (native().Graph)(spec);
+      this.graph = new (native().Graph)(specWithPrecision(spec, precision));
     } catch (err) {
       throw toFcnkitError(err, new Error());
     }
