@@ -36,6 +36,14 @@ void bf16_gemm__ref(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda
 // bf16 plan does not apply and the fp32 plan should be used: depthwise convolutions (no
 // reduction over channels worth the rounding).
 std::unique_ptr<Conv2dPlan> make_conv2d_plan_bf16(Isa isa, const Conv2dParams& p);
+
+// The ops' policy (precision 'bf16' on a model): a layer whose reduction K (in_c/groups * kh *
+// kw, or a Gemm's K) is under kBf16MinK stays fp32. Such layers are cheap (the C tile's loads and
+// stores and the packing weigh as much as the products), and they are where rounding hurts:
+// the image-input layer (K = 27) alone moved 1.5% of the selfie model's mask on a photo
+// (coffee.png), against 0.14% for every layer from K = 128 up (README, precision).
+constexpr int64_t kBf16MinK = 128;
+bool bf16_worthwhile(int64_t k);
 std::unique_ptr<GemmPlan> make_gemm_plan_bf16(Isa isa, int64_t m, int64_t n, int64_t k);
 
 }  // namespace fcn

@@ -87,6 +87,8 @@ class RefBf16GemmPlan final : public GemmPlan {
 
 }  // namespace
 
+bool bf16_worthwhile(int64_t k) { return k >= kBf16MinK; }
+
 std::unique_ptr<Conv2dPlan> make_conv2d_plan_bf16(Isa isa, const Conv2dParams& p) {
   // The fp32 factory's validity check (null where p is inconsistent or too large).
   if (!make_conv2d_plan(Isa::kRef, p)) return nullptr;

@@ -59,7 +59,8 @@ class Conv2dOp : public Op {
     plan_ = nullptr;
     if (bf16) {
       FCN_RETURN_IF_ERROR(check_bf16_supported(who));
-      plan_ = make_conv2d_plan_bf16(isa_, p);  // null: a depthwise layer, kept in fp32
+      if (bf16_worthwhile(p.in_c / p.groups * p.k_h * p.k_w))
+        plan_ = make_conv2d_plan_bf16(isa_, p);  // null: a depthwise layer, kept in fp32
     }
     if (!plan_) plan_ = make_conv2d_plan(isa_, p);
     if (in[1].constant) {

@@ -91,7 +91,7 @@ class GemmOp : public Op {
       plan_ = nullptr;
       if (bf16) {
         FCN_RETURN_IF_ERROR(check_bf16_supported(who));
-        plan_ = make_gemm_plan_bf16(isa_, n_, m_, k_);
+        if (bf16_worthwhile(k_)) plan_ = make_gemm_plan_bf16(isa_, n_, m_, k_);
       }
       if (!plan_) plan_ = make_gemm_plan(isa_, n_, m_, k_);
       if (in[1].constant) {
