@@ -589,7 +589,9 @@ void test_conv_bf16(const ConvCase& k) {
       plan->run(x.f32(), packed.f32(), bias, out, ws, rc);
     }, &y, &why);
     const Compare c16 = compare(y.data(), ref16.data(), yn), c32 = compare(y.data(), ref32.data(), yn);
-    const bool ok = same && c16.err <= kTolBf16Twin && c16.nan_mismatch == 0 &&
+    // Winograd rounds its transformed operands, not w and x: bf16-level against both twins.
+    const double tol16 = std::strstr(plan->name(), "winograd") ? kTolBf16VsF32 : kTolBf16Twin;
+    const bool ok = same && c16.err <= tol16 && c16.nan_mismatch == 0 &&
                     c32.err <= kTolBf16VsF32 && c32.nan_mismatch == 0;
     report(ok, tag, std::string("[") + plan->name() + "] vs bf16 twin " + fmt_err(c16) +
                         ", vs fp32 twin " + fmt_err(c32) + (same ? "" : " " + why));
@@ -646,8 +648,10 @@ void test_gemm_bf16(const GemmCase& t) {
         for (int64_t j = t.n; j < ldc; ++j) out[i * ldc + j] = out[i * ldc + j] != 1e30f ? std::nanf("") : 0.f;
     }, &y, &why);
     const Compare c16 = compare(y.data(), ref16.data(), cn), c32 = compare(y.data(), ref32.data(), cn);
+    // With a few products, one output can cancel to near 0 and make the fp32 comparison's
+    // normalised error meaningless: it is checked from K = 16 up.
     const bool ok = same && c16.err <= kTolBf16Twin && c16.nan_mismatch == 0 &&
-                    c32.err <= kTolBf16VsF32 && c32.nan_mismatch == 0;
+                    (t.k < 16 || c32.err <= kTolBf16VsF32) && c32.nan_mismatch == 0;
     report(ok, tag, std::string("[") + plan->name() + "] vs bf16 twin " + fmt_err(c16) +
                         ", vs fp32 twin " + fmt_err(c32) + (same ? "" : " " + why));
   }
@@ -701,7 +705,9 @@ void run_bf16() {
       {1, 131, 9, 11, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "K = 1179: 2 K blocks, odd"},
       {1, 4, 40, 41, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "N = 1640, several N blocks"},
       {1, 16, 8, 8, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "M = 100, split across threads"},
-      {1, 64, 64, 65, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "3x3 64ch at 64x65"},
+      {1, 64, 64, 65, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "3x3 64ch at 64x65 (Winograd)"},
+      {2, 67, 67, 67, 71, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "Winograd, odd channels, batch 2"},
+      {1, 1031, 66, 66, 64, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, false, true, "Winograd, 2 K blocks, odd, unpadded"},
       {1, 2, 7, 7, 3, 11, 11, 1, 1, 1, 1, 5, 5, 5, 5, 1, true, false, "11x11 on 7x7"},
       {1, 6, 4, 50, 5, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, false, true, "1x3, no bias, relu"},
       {1, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "NaN input", true},

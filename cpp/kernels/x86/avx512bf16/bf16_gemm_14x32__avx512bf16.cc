@@ -262,6 +262,87 @@ class Bf16Conv2dPlan final : public Conv2dPlan {
   ConvGeom geom_{};
 };
 
+// Winograd F(2x2, 3x3) (conv_impl.h) with its 16 GEMMs in bf16: U = G g G^T computed in fp32
+// by the fp32 plan, then rounded and packed in pairs; each task's V = B^T d B (fp32) converted to
+// bf16 pair panels; the output transform, bias and ReLU in fp32. Where the fp32 plan would take
+// Winograd, so does this one: it halves the products again, which im2col cannot match. Its
+// rounding differs from the twin's (U and V are rounded, not w and x): kernel_test holds it to
+// the bf16 level against the fp32 twin.
+class Bf16WinogradPlan final : public WinogradConv2dPlanX86<T> {
+  using Base = WinogradConv2dPlanX86<T>;
+
+ public:
+  explicit Bf16WinogradPlan(const Conv2dParams& p)
+      : Base(p), kb16_(pair_blocks(p.in_c, T::KC)), icpad_(round_up(p.in_c, 2)) {}
+
+  size_t packed_weight_floats() const override { return size_t(16 * this->mpad_ * icpad_ / 2); }
+  void pack_weights(const float* w, float* packed) const override {
+    const int64_t ic = this->ic_, oc = this->oc_, mpad = this->mpad_;
+    std::vector<float> u32(Base::packed_weight_floats()), u(size_t(oc * ic));
+    Base::pack_weights(w, u32.data());
+    uint16_t* dst = reinterpret_cast<uint16_t*>(packed);
+    for (int xi = 0; xi < 16; ++xi) {
+      // Unpack position xi's U [oc][ic] from the fp32 A panels (gemm_impl.h's layout).
+      const float* src = u32.data() + xi * mpad * ic;
+      for (int64_t b = 0; b < this->kb_.count; ++b) {
+        const int64_t k0 = this->kb_.start(b), kc = this->kb_.len(b);
+        for (int64_t o = 0; o < oc; ++o)
+          for (int64_t k = 0; k < kc; ++k)
+            u[size_t(o * ic + k0 + k)] = src[k0 * mpad + (o / MR) * MR * kc + k * MR + o % MR];
+      }
+      pack_a_pairs(u.data(), ic, oc, kb16_, dst + xi * mpad * icpad_);
+    }
+  }
+  size_t workspace_bytes(int max_threads) const override {
+    return 64 + size_t(slots_for(max_threads)) * slot16_bytes();
+  }
+
+  void run(const float* x, const float* packed, const float* bias, float* y, void* workspace,
+           const RunControl& rc) const override {
+    const Conv2dParams& p = this->p_;
+    const int64_t ic = this->ic_, oc = this->oc_, mpad = this->mpad_, tiles = this->tiles_;
+    if (p.n <= 0 || tiles <= 0 || oc <= 0) return;
+    const int64_t blocks = ceil_div(tiles, NR);
+    char* ws = static_cast<char*>(align64(workspace));
+    const uint16_t* u16 = reinterpret_cast<const uint16_t*>(packed);
+    for_each_task(rc, p.n * blocks, [&](int64_t t, int slot) {
+      if (rc.aborted()) return;
+      const int64_t img = t / blocks, t0 = (t % blocks) * NR;
+      const int nt = int(min64(NR, tiles - t0));
+      char* s = ws + size_t(slot) * slot16_bytes();
+      float* v = reinterpret_cast<float*>(s);
+      float* m = v + 16 * ic * NR;
+      float* rows = m + 16 * MR * NR;
+      uint16_t* v16 = reinterpret_cast<uint16_t*>(s + Base::slot_bytes());
+      this->input_transform(x + img * ic * p.in_h * p.in_w, t0, nt, v, rows);
+      for (int xi = 0; xi < 16; ++xi)
+        pack_b_pairs_rows(v + xi * ic * NR, NR, 0, ic, 0, NR, v16 + xi * icpad_ * NR);
+      float* yi = y + img * oc * p.out_h * p.out_w;
+      for (int64_t i = 0; i < oc; i += MR) {
+        const int mr = int(min64(MR, oc - i));
+        const Bf16TileFn tile = bf16_tile_fn(mr);
+        for (int xi = 0; xi < 16; ++xi) {
+          const uint16_t* u = u16 + xi * mpad * icpad_;
+          const uint16_t* vx = v16 + xi * icpad_ * NR;
+          for (int64_t b = 0; b < kb16_.count; ++b) {
+            const int64_t k0 = kb16_.start(b), kp = pairs(kb16_.len(b));
+            tile(kp, u + k0 * mpad + i * kp * 2, vx + k0 * NR, m + xi * MR * NR, NR, nt, nullptr,
+                 b > 0 ? kAccumulate : 0);
+          }
+        }
+        this->output_transform(m, i, mr, t0, nt, bias, yi, rows);
+      }
+    });
+  }
+
+ private:
+  size_t slot16_bytes() const {
+    return Base::slot_bytes() + round_up_bytes(size_t(16 * icpad_ * NR) * 2);
+  }
+  KBlocks kb16_;
+  int64_t icpad_;
+};
+
 class Bf16GemmPlan final : public GemmPlan {
  public:
   Bf16GemmPlan(int64_t m, int64_t n, int64_t k)
@@ -309,6 +390,8 @@ class Bf16GemmPlan final : public GemmPlan {
 }  // namespace
 
 std::unique_ptr<Conv2dPlan> make_conv2d_plan(const Conv2dParams& p) {
+  if (WinogradConv2dPlanX86<T>::suits(p) && winograd_enabled())
+    return std::make_unique<Bf16WinogradPlan>(p);
   return std::make_unique<Bf16Conv2dPlan>(p);
 }
 
