@@ -3,6 +3,7 @@
 
 #include "binding/instance.h"
 #include "core/cpu_features.h"
+#include "core/memory.h"
 #include "core/thread_pool.h"
 #include "kernels/fma_peak.h"
 
@@ -23,6 +24,8 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   if (!fcn::active_isa_note().empty()) o.Set("isaNote", fcn::active_isa_note());
   o.Set("bestIsa", fcn::isa_name(fcn::best_isa()));
   o.Set("threads", fcn::ThreadPool::global().num_threads());
+  o.Set("physicalMemoryBytes", double(fcn::physical_memory_bytes()));
+  o.Set("defaultMemoryBudgetBytes", double(fcn::default_memory_budget()));
   {
     // precision 'bf16' on the CPU: available, or why not (cpp/core/cpu_features.h).
     Napi::Object bf16 = Napi::Object::New(env);
@@ -48,6 +51,7 @@ Napi::Value MeasureFmaPeak(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto* instance = new Instance();
   env.SetInstanceData<Instance>(instance);
+  instance->array_buffer = Napi::Persistent(env.Global().Get("ArrayBuffer").As<Napi::Function>());
   env.AddCleanupHook([runs = instance->runs] { runs->abort_all(); });
   exports.Set("backendInfo", Napi::Function::New(env, BackendInfo, "backendInfo"));
   exports.Set("measureFmaPeak", Napi::Function::New(env, MeasureFmaPeak, "measureFmaPeak"));

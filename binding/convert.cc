@@ -1,7 +1,10 @@
 #include "binding/convert.h"
 
 #include <cmath>
+#include <cstring>
 
+#include "binding/instance.h"
+#include "core/memory.h"
 #include "core/thread_pool.h"
 
 namespace fcnb {
@@ -25,7 +28,7 @@ fcn::Shape to_shape(Napi::Env env, Napi::Value v, const std::string& what) {
   return shape;
 }
 
-void to_tensor(Napi::Env env, Napi::Value v, const std::string& what, JsTensor* out) {
+void to_tensor(Napi::Env env, Napi::Value v, const std::string& what, Hold hold, JsTensor* out) {
   if (!v.IsObject()) throw make_error(env, Code::kInvalidArgument, "Expected a Tensor for " + what);
   Napi::Object obj = v.As<Napi::Object>();
   Napi::Value data = obj.Get("data");
@@ -44,10 +47,29 @@ void to_tensor(Napi::Env env, Napi::Value v, const std::string& what, JsTensor* 
                      what + ": data has " + std::to_string(ta.ElementLength()) + " elements but shape " +
                          fcn::shape_str(shape) + " needs " + std::to_string(n));
   Napi::ArrayBuffer buf = ta.ArrayBuffer();
+  void* src = n > 0 ? static_cast<char*>(buf.Data()) + ta.ByteOffset() : nullptr;
   out->view.dtype = dtype;
   out->view.shape = std::move(shape);
-  out->view.data = static_cast<char*>(buf.Data()) + ta.ByteOffset();
-  out->ref = Napi::Persistent(obj);
+  out->view.data = src;
+  if (hold == Hold::kCopy) own_copy(env, what, out);
+}
+
+void own_copy(Napi::Env env, const std::string& what, JsTensor* t) {
+  if (!t->view.data || t->view.data == t->owned.data()) return;
+  const size_t bytes = static_cast<size_t>(t->view.numel()) * fcn::dtype_size(t->view.dtype);
+  if (!t->owned.allocate(bytes))
+    throw make_error(env, Code::kOutOfMemory, what + ": cannot allocate " + fcn::bytes_str(bytes) + " to hold it");
+  std::memcpy(t->owned.data(), t->view.data, bytes);
+  t->view.data = t->owned.data();
+}
+
+size_t to_memory_budget(Napi::Env env, Napi::Value v) {
+  if (v.IsUndefined() || v.IsNull()) return fcn::default_memory_budget();
+  double b = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!v.IsNumber() || !(b >= 1) || b != std::floor(b))
+    throw make_error(env, Code::kInvalidArgument,
+                     "Expected a positive integer number of bytes for memoryBudgetBytes but received " + v.ToString().Utf8Value());
+  return b >= 1.8e19 ? ~size_t(0) : static_cast<size_t>(b);
 }
 
 fcn::Attrs to_attrs(Napi::Env env, Napi::Value v, const std::string& who) {
@@ -97,15 +119,26 @@ int to_threads(Napi::Env env, Napi::Value v) {
   return requested > 0 && requested < pool.num_threads() ? requested : pool.num_threads();
 }
 
-Napi::TypedArray new_typed_array(Napi::Env env, const fcn::TensorDesc& desc, const std::string& who, void** data) {
+Napi::TypedArray new_typed_array(Napi::Env env, const fcn::TensorDesc& desc, const std::string& who, size_t budget,
+                                 void** data) {
   int64_t n;
   throw_if_error(env, fcn::checked_numel(desc.shape, who.c_str(), &n));
   size_t bytes = static_cast<size_t>(n) * fcn::dtype_size(desc.dtype);
+  if (bytes > budget)
+    throw make_error(env, Code::kTooLarge,
+                     who + ": an output of shape " + fcn::shape_str(desc.shape) + " needs " + fcn::bytes_str(bytes) +
+                         ", past the memory budget of " + fcn::bytes_str(budget) +
+                         " (use smaller inputs, or raise memoryBudgetBytes)");
+  // napi_create_arraybuffer (Napi::ArrayBuffer::New) ends the process when V8 cannot allocate;
+  // the constructor called from here throws a RangeError instead.
   Napi::ArrayBuffer buf;
   try {
-    buf = Napi::ArrayBuffer::New(env, bytes);
+    Napi::Value made = Instance::get(env)->array_buffer.Value().New({Napi::Number::New(env, double(bytes))});
+    if (!made.IsArrayBuffer()) throw Napi::Error::New(env, "not an ArrayBuffer");
+    buf = made.As<Napi::ArrayBuffer>();
   } catch (const Napi::Error&) {
-    throw make_error(env, Code::kOutOfMemory, who + ": cannot allocate an output of " + std::to_string(bytes) + " bytes");
+    throw make_error(env, Code::kOutOfMemory, who + ": cannot allocate an output of shape " + fcn::shape_str(desc.shape) +
+                                                  " (" + fcn::bytes_str(bytes) + ")");
   }
   *data = buf.Data();
   if (desc.dtype == fcn::DType::kI32) return Napi::Int32Array::New(env, static_cast<size_t>(n), buf, 0);

@@ -21,6 +21,7 @@
 #include "binding/instance.h"
 #include "binding/run_worker.h"
 #include "binding/spec.h"
+#include "core/memory.h"
 #include "cuda/backend.h"
 #include "cuda/lower.h"
 
@@ -163,7 +164,8 @@ class CudaPlanWrap : public Napi::ObjectWrap<CudaPlanWrap> {
     return state_;
   }
 
-  std::unique_ptr<CudaRunCall> prepare(const Napi::CallbackInfo& info) {
+  // Async runs copy their inputs (Hold::kCopy: see convert.h), runSync reads them in place.
+  std::unique_ptr<CudaRunCall> prepare(const Napi::CallbackInfo& info, Hold hold) {
     Napi::Env env = info.Env();
     auto call = std::make_unique<CudaRunCall>();
     call->plan = live(env);
@@ -171,13 +173,13 @@ class CudaPlanWrap : public Napi::ObjectWrap<CudaPlanWrap> {
     prepare_run_io(env, info[0],
                    PlanSignature{input_names_, p.input_shapes(), p.input_dtypes(), output_names_, p.output_shapes(),
                                  p.output_dtypes()},
-                   call.get());
+                   hold, fcn::default_memory_budget(), call.get());
     return call;
   }
 
   Napi::Value Run(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::unique_ptr<CudaRunCall> call = prepare(info);
+    std::unique_ptr<CudaRunCall> call = prepare(info, Hold::kCopy);
     if (!info[1].IsUndefined() && !info[1].IsNull()) {
       if (!info[1].IsNumber()) throw bad_arg(env, "run ticket", "a number", info[1]);
       call->ticket = info[1].As<Napi::Number>().DoubleValue();
@@ -190,7 +192,7 @@ class CudaPlanWrap : public Napi::ObjectWrap<CudaPlanWrap> {
 
   Napi::Value RunSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::unique_ptr<CudaRunCall> call = prepare(info);
+    std::unique_ptr<CudaRunCall> call = prepare(info, Hold::kView);
     throw_if_error(env, execute(*call, nullptr));
     return call->outputs.Value();
   }

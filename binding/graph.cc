@@ -1,12 +1,15 @@
 // Graph, Plan and AbortToken: a whole model in one native call.
-//   new Graph(spec)        validates a GraphSpec; constants are pinned by reference, not copied.
-//   graph.plan(shapes)     compiles for concrete input shapes (ops set up, weights packed once);
+//   new Graph(spec)        validates a GraphSpec; constants are copied into native memory the
+//                          graph owns (convert.h: a transferred or collected JS array cannot
+//                          pull them from under a compile or a run).
+//   graph.plan(shapes, threads?, memoryBudgetBytes?)  compiles for concrete input shapes (ops set
+//                          up, weights packed once), checked against the budget (TOO_LARGE);
 //   graph.planAsync(...)   the same off the JS thread.
-//   plan.run(inputs, threads?, token?)  runs every node in one AsyncWorker; runSync on this thread.
-// Lifetimes: a run holds its plan, and a plan holds its graph's pinned constants, by shared_ptr,
-// so disposing either while a run is in flight only drops the JS side's hold. Every shared_ptr
-// whose last owner may release Napi references is dropped on the JS thread (wraps, workers'
-// completion).
+//   plan.run(inputs, threads?, token?, memoryBudgetBytes?)  runs every node in one AsyncWorker on
+//                          copies of the inputs; runSync(inputs, threads?, memoryBudgetBytes?) on
+//                          this thread, reading the inputs in place.
+// Lifetimes: a run holds its plan, and a plan holds its graph's constants, by shared_ptr, so
+// disposing either while a run is in flight only drops the JS side's hold.
 #include <napi.h>
 
 #include <mutex>
@@ -16,6 +19,7 @@
 #include "binding/instance.h"
 #include "binding/run_worker.h"
 #include "binding/spec.h"
+#include "core/memory.h"
 #include "core/thread_pool.h"
 #include "graph/executor.h"
 #include "graph/graph.h"
@@ -38,7 +42,7 @@ struct Classes {
 
 struct GraphState {
   std::unique_ptr<fcn::Graph> graph;
-  std::vector<Napi::Reference<Napi::Object>> pins;  // the constants' typed arrays
+  std::vector<fcn::AlignedBuffer> constants;  // the constants' data (moves keep the pointers)
 };
 
 struct PlanState {
@@ -74,18 +78,19 @@ struct TokenState {
 std::shared_ptr<GraphState> parse_spec(Napi::Env env, Napi::Value arg) {
   auto state = std::make_shared<GraphState>();
   fcn::GraphDesc desc = parse_graph_spec(env, arg, [&](const std::string& name, JsTensor& t) {
-    // Pin the typed array itself: the holder object could have its `data` replaced.
-    state->pins.push_back(Napi::Persistent(t.ref.Value().Get("data").As<Napi::Object>()));
-    return fcn::GraphConstantDesc{name, t.view.dtype, t.view.shape, t.view.data};
+    own_copy(env, "constant '" + name + "'", &t);
+    const void* data = t.view.data;
+    state->constants.push_back(std::move(t.owned));
+    return fcn::GraphConstantDesc{name, t.view.dtype, t.view.shape, data};
   });
   throw_if_error(env, fcn::Graph::create(std::move(desc), &state->graph));
   return state;
 }
 
-fcn::Status compile_safe(const fcn::Graph& graph, const std::vector<fcn::Shape>& shapes, int threads,
+fcn::Status compile_safe(const fcn::Graph& graph, const std::vector<fcn::Shape>& shapes, int threads, size_t budget,
                          std::unique_ptr<fcn::Plan>* out) {
   try {
-    return fcn::compile(graph, shapes, fcn::active_isa(), threads, out);
+    return fcn::compile(graph, shapes, fcn::active_isa(), threads, budget, out);
   } catch (const std::bad_alloc&) {
     return fcn::error(Code::kOutOfMemory, "cannot compile the graph: out of memory");
   } catch (const std::exception& e) {
@@ -174,6 +179,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
                         InstanceAccessor<&PlanWrap::InputShapes>("inputShapes"),
                         InstanceAccessor<&PlanWrap::OutputShapes>("outputShapes"),
                         InstanceAccessor<&PlanWrap::ArenaBytes>("arenaBytes"),
+                        InstanceAccessor<&PlanWrap::RunBytes>("runBytes"),
                         InstanceAccessor<&PlanWrap::UnsharedBytes>("unsharedBytes"),
                         InstanceAccessor<&PlanWrap::WorkspaceBytes>("workspaceBytes"),
                         InstanceAccessor<&PlanWrap::Threads>("threads"),
@@ -195,6 +201,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     input_shapes_ = p.input_shapes();
     output_shapes_ = p.output_shapes();
     arena_ = p.arena_bytes();
+    run_bytes_ = p.run_bytes();
     unshared_ = p.unshared_bytes();
     workspace_ = p.workspace_bytes();
     threads_ = p.max_threads();
@@ -221,22 +228,31 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     return state_;
   }
 
-  // Validates inputs against the plan and allocates the outputs (ordinary ArrayBuffers).
-  std::unique_ptr<RunCall> prepare(const Napi::CallbackInfo& info) {
+  // Validates inputs against the plan, checks the run against the budget (info[budget_arg], else
+  // the plan's own) and allocates the outputs (ordinary ArrayBuffers).
+  std::unique_ptr<RunCall> prepare(const Napi::CallbackInfo& info, Hold hold, size_t budget_arg) {
     Napi::Env env = info.Env();
     auto call = std::make_unique<RunCall>();
     call->plan = live(env);
     const fcn::Plan& p = *call->plan->plan;
     call->threads = std::min(to_threads(env, info[1]), p.max_threads());
+    Napi::Value b = info[budget_arg];
+    const size_t budget = b.IsUndefined() || b.IsNull() ? p.memory_budget() : to_memory_budget(env, b);
+    if (p.run_bytes() > budget)
+      throw make_error(env, Code::kTooLarge,
+                       "a run of this plan needs " + fcn::bytes_str(p.run_bytes()) + " (intermediates and workspace " +
+                           fcn::bytes_str(p.arena_bytes()) + ", outputs " + fcn::bytes_str(p.output_bytes()) +
+                           ", packed weights " + fcn::bytes_str(p.packed_bytes()) + "), past the memory budget of " +
+                           fcn::bytes_str(budget) + " (use smaller inputs, or raise memoryBudgetBytes)");
     prepare_run_io(env, info[0],
                    PlanSignature{input_names_, p.input_shapes(), p.input_dtypes(), output_names_, p.output_shapes(),
                                  p.output_dtypes()},
-                   call.get());
+                   hold, budget, call.get());
     return call;
   }
 
   Napi::Value Run(const Napi::CallbackInfo& info) {
-    std::unique_ptr<RunCall> call = prepare(info);
+    std::unique_ptr<RunCall> call = prepare(info, Hold::kCopy, 3);
     std::shared_ptr<TokenState> token = to_token(info.Env(), info[2]);
     auto* worker = new RunWorker(info.Env(), std::move(call), std::move(token));
     Napi::Promise promise = worker->promise();
@@ -246,7 +262,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
 
   Napi::Value RunSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::unique_ptr<RunCall> call = prepare(info);
+    std::unique_ptr<RunCall> call = prepare(info, Hold::kView, 2);
     throw_if_error(env, execute_run(*call, nullptr));
     return call->outputs.Value();
   }
@@ -254,7 +270,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
   // runSync, timing every node: { outputs, steps: [{ name, ms }] } in plan order.
   Napi::Value ProfileSync(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::unique_ptr<RunCall> call = prepare(info);
+    std::unique_ptr<RunCall> call = prepare(info, Hold::kView, 2);
     fcn::RunControl rc;
     rc.pool = &fcn::ThreadPool::global();
     rc.max_threads = call->threads;
@@ -284,6 +300,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
   Napi::Value InputShapes(const Napi::CallbackInfo& info) { return shapes_to_js(info.Env(), input_shapes_); }
   Napi::Value OutputShapes(const Napi::CallbackInfo& info) { return shapes_to_js(info.Env(), output_shapes_); }
   Napi::Value ArenaBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(arena_)); }
+  Napi::Value RunBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(run_bytes_)); }
   Napi::Value UnsharedBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(unshared_)); }
   Napi::Value WorkspaceBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(workspace_)); }
   Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), threads_); }
@@ -292,7 +309,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
   std::shared_ptr<PlanState> state_;
   std::vector<std::string> input_names_, output_names_;
   std::vector<fcn::Shape> input_shapes_, output_shapes_;
-  size_t arena_ = 0, unshared_ = 0, workspace_ = 0;
+  size_t arena_ = 0, unshared_ = 0, workspace_ = 0, run_bytes_ = 0;
   int threads_ = 1;
   int64_t reported_ = 0;
 };
@@ -302,16 +319,17 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
 class CompileWorker : public Napi::AsyncWorker {
  public:
   CompileWorker(Napi::Env env, std::shared_ptr<GraphState> graph, std::vector<fcn::Shape> shapes, int threads,
-                Napi::FunctionReference& plan_ctor)
+                size_t budget, Napi::FunctionReference& plan_ctor)
       : Napi::AsyncWorker(env, "fcnkit:graph-plan"),
         deferred_(Napi::Promise::Deferred::New(env)),
         graph_(std::move(graph)),
         shapes_(std::move(shapes)),
         threads_(threads),
+        budget_(budget),
         plan_ctor_(Napi::Persistent(plan_ctor.Value())) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
-  void Execute() override { status_ = compile_safe(*graph_->graph, shapes_, threads_, &plan_); }
+  void Execute() override { status_ = compile_safe(*graph_->graph, shapes_, threads_, budget_, &plan_); }
   void OnOK() override { finish(); }
   void OnError(const Napi::Error&) override { finish(); }
 
@@ -340,6 +358,7 @@ class CompileWorker : public Napi::AsyncWorker {
   std::shared_ptr<GraphState> graph_;
   std::vector<fcn::Shape> shapes_;
   int threads_;
+  size_t budget_;
   Napi::FunctionReference plan_ctor_;
   std::unique_ptr<fcn::Plan> plan_;
   fcn::Status status_;
@@ -359,6 +378,23 @@ class GraphWrap : public Napi::ObjectWrap<GraphWrap> {
   explicit GraphWrap(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<GraphWrap>(info), classes_(static_cast<Classes*>(info.Data())) {
     state_ = parse_spec(info.Env(), info[0]);
+    // The constants' native copies, so that V8 counts them when deciding to collect.
+    for (const fcn::AlignedBuffer& c : state_->constants) reported_ += static_cast<int64_t>(c.size());
+    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reported_);
+  }
+
+  ~GraphWrap() override { release(); }
+
+ private:
+
+  void release() {
+    state_.reset();
+    if (!reported_) return;
+    try {
+      Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
+    } catch (...) {
+    }
+    reported_ = 0;
   }
 
  private:
@@ -372,9 +408,10 @@ class GraphWrap : public Napi::ObjectWrap<GraphWrap> {
     std::shared_ptr<GraphState> g = live(env);
     std::vector<fcn::Shape> shapes = parse_shapes(env, info[0]);
     int threads = to_threads(env, info[1]);
+    size_t budget = to_memory_budget(env, info[2]);
     auto state = std::make_shared<PlanState>();
     state->graph = g;
-    throw_if_error(env, compile_safe(*g->graph, shapes, threads, &state->plan));
+    throw_if_error(env, compile_safe(*g->graph, shapes, threads, budget, &state->plan));
     return new_plan(env, classes_->plan, std::move(state));
   }
 
@@ -383,7 +420,8 @@ class GraphWrap : public Napi::ObjectWrap<GraphWrap> {
     std::shared_ptr<GraphState> g = live(env);
     std::vector<fcn::Shape> shapes = parse_shapes(env, info[0]);
     int threads = to_threads(env, info[1]);
-    auto* worker = new CompileWorker(env, g, std::move(shapes), threads, classes_->plan);
+    size_t budget = to_memory_budget(env, info[2]);
+    auto* worker = new CompileWorker(env, g, std::move(shapes), threads, budget, classes_->plan);
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
@@ -392,13 +430,14 @@ class GraphWrap : public Napi::ObjectWrap<GraphWrap> {
   // Drops this object's hold at once; plans made from the graph (and their runs) keep the
   // pinned constants they read until they are disposed or collected.
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    state_.reset();
+    release();
     return info.Env().Undefined();
   }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
 
   Classes* classes_;
   std::shared_ptr<GraphState> state_;
+  int64_t reported_ = 0;
 };
 
 }  // namespace

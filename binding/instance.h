@@ -43,6 +43,9 @@ class RunRegistry {
 struct Instance {
   static Instance* get(Napi::Env env) { return env.GetInstanceData<Instance>(); }
   std::shared_ptr<RunRegistry> runs = std::make_shared<RunRegistry>();
+  // The environment's ArrayBuffer constructor as it was at load (binding/convert.cc allocates
+  // outputs with it; a later replacement of globalThis.ArrayBuffer does not matter).
+  Napi::FunctionReference array_buffer;
 };
 
 }  // namespace fcnb

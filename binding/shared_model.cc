@@ -38,6 +38,7 @@
 #include "binding/instance.h"
 #include "binding/run_worker.h"
 #include "binding/spec.h"
+#include "core/memory.h"
 #include "core/thread_pool.h"
 #include "graph/executor.h"
 #include "graph/graph.h"
@@ -222,7 +223,8 @@ fcn::Status get_plan(SharedEntry& entry, const std::vector<fcn::Shape>& shapes, 
     fcn::Status st;
     std::unique_ptr<fcn::Plan> plan;
     try {
-      st = fcn::compile(*slot->graph, shapes, fcn::active_isa(), fcn::ThreadPool::global().num_threads(), &plan);
+      st = fcn::compile(*slot->graph, shapes, fcn::active_isa(), fcn::ThreadPool::global().num_threads(),
+                        fcn::default_memory_budget(), &plan);
     } catch (const std::bad_alloc&) {
       st = fcn::error(Code::kOutOfMemory, "cannot compile the graph: out of memory");
     } catch (const std::exception& e) {
@@ -259,7 +261,7 @@ fcn::Status get_plan(SharedEntry& entry, const std::vector<fcn::Shape>& shapes, 
 
 struct SharedRun {
   std::shared_ptr<SharedEntry> entry;
-  std::vector<JsTensor> inputs;  // pinned for the run; released on the JS thread with the worker
+  std::vector<JsTensor> inputs;  // copies, owned by the run (convert.h)
   std::vector<fcn::Shape> shapes;
   std::vector<fcn::Tensor> in_views;
   int threads = 0;
@@ -331,7 +333,7 @@ class SharedRunWorker : public PromiseWorker {
     for (size_t i = 0; i < run_->out_shapes.size(); ++i) {
       fcn::TensorDesc desc{run_->out_dtypes[i], run_->out_shapes[i], nullptr};
       void* data = nullptr;
-      Napi::TypedArray ta = new_typed_array(env, desc, "output", &data);
+      Napi::TypedArray ta = new_typed_array(env, desc, "output", run_->slot->plan->memory_budget(), &data);
       std::memcpy(data, run_->out_data[i].get(), static_cast<size_t>(fcn::numel(desc.shape)) * fcn::dtype_size(desc.dtype));
       run_->out_data[i].reset();
       Napi::Object o = Napi::Object::New(env);
@@ -431,7 +433,7 @@ class SharedModelWrap : public Napi::ObjectWrap<SharedModelWrap> {
     Napi::Array arr = info[0].As<Napi::Array>();
     run->inputs.resize(arr.Length());
     for (uint32_t i = 0; i < arr.Length(); ++i) {
-      to_tensor(env, arr.Get(i), "input " + std::to_string(i), &run->inputs[i]);
+      to_tensor(env, arr.Get(i), "input " + std::to_string(i), Hold::kCopy, &run->inputs[i]);
       run->in_views.push_back(run->inputs[i].view);
       run->shapes.push_back(run->inputs[i].view.shape);
     }

@@ -134,7 +134,7 @@ fcn::GraphDesc parse_graph_spec(Napi::Env env, Napi::Value arg, const ConstantSi
     for (uint32_t i = 0; i < keys.Length(); ++i) {
       std::string name = keys.Get(i).ToString().Utf8Value();
       JsTensor t;
-      to_tensor(env, constants.Get(name), "constant '" + name + "'", &t);
+      to_tensor(env, constants.Get(name), "constant '" + name + "'", Hold::kView, &t);
       desc.constants.push_back(sink(name, t));
     }
   }
@@ -145,21 +145,28 @@ fcn::GraphDesc parse_graph_spec(Napi::Env env, Napi::Value arg, const ConstantSi
   return desc;
 }
 
-void prepare_run_io(Napi::Env env, Napi::Value inputs_arg, const PlanSignature& plan, RunIO* io) {
+void prepare_run_io(Napi::Env env, Napi::Value inputs_arg, const PlanSignature& plan, Hold hold, size_t budget,
+                    RunIO* io) {
   if (!inputs_arg.IsArray()) throw bad_arg(env, "plan inputs", "an array of tensors", inputs_arg);
   Napi::Array arr = inputs_arg.As<Napi::Array>();
   io->inputs.resize(arr.Length());
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     const std::string what = i < plan.input_names.size() ? "input '" + plan.input_names[i] + "'" : "input " + std::to_string(i);
-    to_tensor(env, arr.Get(i), what, &io->inputs[i]);
+    to_tensor(env, arr.Get(i), what, Hold::kView, &io->inputs[i]);
     io->in_views.push_back(io->inputs[i].view);
   }
   throw_if_error(env, fcn::check_tensors("input", plan.input_names, plan.input_shapes, plan.input_dtypes, io->in_views));
+  if (hold == Hold::kCopy) {
+    for (size_t i = 0; i < io->inputs.size(); ++i) {
+      own_copy(env, "input '" + plan.input_names[i] + "'", &io->inputs[i]);
+      io->in_views[i] = io->inputs[i].view;
+    }
+  }
   Napi::Array outs = Napi::Array::New(env, plan.output_shapes.size());
   for (size_t i = 0; i < plan.output_shapes.size(); ++i) {
     fcn::TensorDesc desc{plan.output_dtypes[i], plan.output_shapes[i], nullptr};
     void* data = nullptr;
-    Napi::TypedArray ta = new_typed_array(env, desc, "output '" + plan.output_names[i] + "'", &data);
+    Napi::TypedArray ta = new_typed_array(env, desc, "output '" + plan.output_names[i] + "'", budget, &data);
     Napi::Object o = Napi::Object::New(env);
     o.Set("data", ta);
     o.Set("shape", shape_to_js(env, desc.shape));

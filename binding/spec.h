@@ -37,8 +37,9 @@ using ConstantSink = std::function<fcn::GraphConstantDesc(const std::string& nam
 // The graph itself is validated by fcn::Graph::create.
 fcn::GraphDesc parse_graph_spec(Napi::Env env, Napi::Value arg, const ConstantSink& sink);
 
-// A run's inputs (pinned for the run) and its outputs, allocated before it starts as ordinary
-// ArrayBuffers ([{ data, shape }]) that the run writes in place.
+// A run's inputs (held as prepare_run_io was told) and its outputs, allocated before it starts
+// as ordinary ArrayBuffers ([{ data, shape }]) that the run writes in place (JS sees them only
+// once the run has ended).
 struct RunIO {
   std::vector<JsTensor> inputs;
   std::vector<fcn::Tensor> in_views, out_views;
@@ -56,7 +57,9 @@ struct PlanSignature {
 };
 
 // Checks `inputs_arg` (an array of tensors) against the plan (count, shapes, dtypes: INVALID_ARGUMENT
-// or SHAPE_MISMATCH naming the input) and allocates the outputs into `io`.
-void prepare_run_io(Napi::Env env, Napi::Value inputs_arg, const PlanSignature& plan, RunIO* io);
+// or SHAPE_MISMATCH naming the input), holds them as `hold` says (kCopy for async runs: see
+// convert.h) and allocates the outputs into `io`, each checked against `budget` first.
+void prepare_run_io(Napi::Env env, Napi::Value inputs_arg, const PlanSignature& plan, Hold hold, size_t budget,
+                    RunIO* io);
 
 }  // namespace fcnb

@@ -2,19 +2,28 @@
 # System packages that the build and the test suite use, installed with apt-get where they are
 # missing (only as root on a Debian-like machine; elsewhere it names what is missing, and the
 # tests that need it skip with a message). Run by .ci/run and by `npm test` (pretest).
-# One line per package: "<command that shows it is installed> <Debian package>".
+# One line per package: "<command that shows it is installed> <Debian package>", or
+# "dpkg <Debian package>" for a package without a command of its own (checked with dpkg -s).
+# clang and libclang-rt-14-dev (libFuzzer, ASan, UBSan): scripts/sanitize.sh and scripts/fuzz.js.
 set -uo pipefail
 read -r -d '' WANTED <<'LIST'
 cmake cmake
 g++ g++
 make make
 redis-server redis-server
+chromium chromium
+clang clang
+dpkg libclang-rt-14-dev
 LIST
 
 missing=()
 while read -r cmd pkg; do
   [[ -z "$cmd" ]] && continue
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  if [[ "$cmd" == dpkg ]]; then
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  else
+    command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  fi
 done <<<"$WANTED"
 ((${#missing[@]})) || exit 0
 

@@ -217,10 +217,10 @@ t.test('npm pack, install with --ignore-scripts, run with no compiler on PATH', 
   t.comment(`tarball ${info.filename}: ${info.size} bytes (${(info.size / 1024).toFixed(0)} KiB), ${info.unpackedSize} unpacked, ${files.length} files`);
 
   for (const f of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts', 'dist/native.js', 'prebuilds/linux-x64/fcnkit.node',
-    'models/selfie_segmentation.tflite', 'models/selfie_segmentation.json', 'models/NOTICE']) {
+    'models/selfie_segmentation.tflite', 'models/selfie_segmentation.json', 'models/NOTICE', 'web/index.html', 'web/app.js', 'web/style.css']) {
     t.ok(files.includes(f), `holds ${f}`);
   }
-  const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts)|prebuilds\/([a-z0-9]+-[a-z0-9]+\/[^/]+|README\.md)|bin\/fcnkit|models\/(selfie_segmentation\.(tflite|json)|NOTICE))$/.test(f));
+  const stray = files.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts)|prebuilds\/([a-z0-9]+-[a-z0-9]+\/[^/]+|README\.md)|bin\/fcnkit|models\/(selfie_segmentation\.(tflite|json)|NOTICE)|web\/(index\.html|app\.js|style\.css))$/.test(f));
   t.same(stray, [], 'nothing else: no tests, sources, build trees or scripts');
   for (const dir of ['test/', 'cpp/', 'build/', 'binding/', 'bench/', 'ts/', 'scripts/', 'node_modules/']) {
     t.notOk(files.some((f) => f.startsWith(dir)), `no ${dir}`);

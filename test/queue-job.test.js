@@ -77,6 +77,13 @@ t.test('CLI usage errors: exit 2 with the usage text', async (t) => {
   }
 });
 
+t.test('worker --device cuda without a usable GPU: CUDA_UNAVAILABLE at once, exit 1', async (t) => {
+  if (lib.backendInfo().cuda?.available) return t.skip('a GPU is here');
+  const r = await fcnkit(['worker', '--queue', 'redis://127.0.0.1:1/0', '--device', 'cuda']);
+  t.equal(r.code, 1, r.stderr);
+  t.match(r.stderr, /\[CUDA_UNAVAILABLE\]/);
+});
+
 t.test('Redis unreachable: IO_ERROR naming it, exit 1, promptly', async (t) => {
   const port = await freePort(); // nothing listens there
   const url = `redis://127.0.0.1:${port}/0`;

@@ -161,3 +161,19 @@ t.test('models, health, metrics and the page', async (t) => {
     t.notMatch(await r.text(), /https?:\/\/(?!localhost)/, `${file} names no other host`);
   }
 });
+
+t.test('--device cuda (on the CPU emulator of the CUDA lowering): the same labels', async (t) => {
+  const photo = await freshPhoto();
+  const type = `image/${photo.format}`;
+  const { url } = await startServer(t, ['--device', 'cuda'], { env: { FCNKIT_CUDA_EMULATE: '1' } });
+  const models = await (await fetch(`${url}/v1/models`)).json();
+  t.match(models.models[0], { device: 'cuda', precision: 'fp32' });
+  const res = await postImage(url, photo.bytes, { format: 'labels', type });
+  t.equal(res.status, 200);
+  const labels = await sharp(Buffer.from(await res.arrayBuffer())).extractChannel(0).raw().toBuffer();
+  const ref = await lib.segmentPerson(photo.bytes);
+  let differ = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i] !== ref.mask[i]) differ++;
+  t.equal(labels.length, photo.width * photo.height);
+  t.ok(differ <= Math.ceil(labels.length * 0.001), `labels agree with segmentPerson on the CPU (${differ} of ${labels.length} differ)`);
+});

@@ -18,7 +18,7 @@
 import { FcnkitError, invalidArgument, toFcnkitError } from './errors';
 import { native, NativeCudaGraph, NativeCudaInfo, NativeCudaPlan, NativeTensor } from './native';
 import { Tensor } from './tensor';
-import { checkCpuPrecision, CompiledGraph } from './graph/compiled';
+import { checkCpuPrecision, checkMemoryBudget, CompiledGraph } from './graph/compiled';
 import { orderInputs, PlanCache, wrapOutputs } from './graph/plan-cache';
 import type { GraphInputs, GraphOutputs } from './graph/plan-cache';
 import type { GraphSpec } from './graph/spec';
@@ -206,6 +206,12 @@ export interface DeviceOptions {
   deviceIndex?: number;
   /** @internal Run the CUDA lowering on the CPU emulator (tests without a GPU). */
   emulate?: boolean;
+  /**
+   * What one run may hold on the CPU, in bytes: packed weights, intermediates, op workspace and
+   * outputs together (default: 3/4 of physical memory, backendInfo().defaultMemoryBudgetBytes).
+   * A model or an input size past it is TOO_LARGE when compiled, before anything is allocated.
+   */
+  memoryBudgetBytes?: number;
 }
 
 export interface ResolvedDevice {
@@ -213,7 +219,9 @@ export interface ResolvedDevice {
   precision: Precision;
   deviceIndex?: number;
   emulate: boolean;
+  memoryBudgetBytes?: number;
 }
+
 
 /**
  * Checks `device` / `precision` (INVALID_ARGUMENT) and, for 'cuda', that a GPU can be used
@@ -228,8 +236,15 @@ export function resolveDevice(options: DeviceOptions): ResolvedDevice {
     throw invalidArgument('deviceIndex', 'an integer >= 0', deviceIndex);
   }
   const emulate = options.emulate === true;
+  const memoryBudgetBytes = checkMemoryBudget('memoryBudgetBytes', options.memoryBudgetBytes);
   if (device === 'cuda' && !emulate) requireCuda();
-  return { device, precision, ...(deviceIndex !== undefined ? { deviceIndex } : {}), emulate };
+  return {
+    device,
+    precision,
+    ...(deviceIndex !== undefined ? { deviceIndex } : {}),
+    emulate,
+    ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}),
+  };
 }
 
 /** What Model and InferenceSession run: a CompiledGraph on the CPU or a CudaCompiledGraph. */
@@ -240,7 +255,13 @@ export type DeviceGraph = CompiledGraph | CudaCompiledGraph;
  * UNSUPPORTED_OP here, naming the node (see cudaOpTypes()).
  */
 export function compileOn(spec: GraphSpec, target: ResolvedDevice, maxPlans: number): DeviceGraph {
-  if (target.device === 'cpu') return new CompiledGraph(spec, { maxPlans, precision: target.precision === 'bf16' ? 'bf16' : 'fp32' });
+  if (target.device === 'cpu') {
+    return new CompiledGraph(spec, {
+      maxPlans,
+      precision: target.precision === 'bf16' ? 'bf16' : 'fp32',
+      ...(target.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: target.memoryBudgetBytes } : {}),
+    });
+  }
   const supported = new Set(cudaOpTypes());
   const node = spec.nodes.find((n) => !supported.has(n.type));
   if (node) {
@@ -261,5 +282,6 @@ export function deviceOptionsOf(o: DeviceOptions): DeviceOptions {
   if (o.precision !== undefined) out.precision = o.precision;
   if (o.deviceIndex !== undefined) out.deviceIndex = o.deviceIndex;
   if (o.emulate !== undefined) out.emulate = o.emulate;
+  if (o.memoryBudgetBytes !== undefined) out.memoryBudgetBytes = o.memoryBudgetBytes;
   return out;
 }

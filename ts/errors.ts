@@ -20,7 +20,7 @@ export class FcnkitError extends Error {
   readonly code: ErrorCode;
 
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(typeof message === 'string' ? message : describe(message), options);
     this.name = 'FcnkitError';
     this.code = code;
   }
@@ -55,11 +55,21 @@ export function invalidArgument(what: string, expected: string, received: unknow
   return new FcnkitError('INVALID_ARGUMENT', `Expected ${expected} for ${what} but received ${describe(received)}`);
 }
 
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `[${v.map(describe).join(', ')}]`;
-  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length: number }).length})`;
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
-  return String(v);
+/** A value in a few words, for messages; never throws (throwing getters, Proxies, Symbols). */
+export function describe(v: unknown, depth = 0): string {
+  try {
+    if (v === null) return 'null';
+    if (Array.isArray(v)) {
+      // The first few elements only: an argument may be a sparse array of 2^32 - 1 holes.
+      if (depth > 2) return `[${v.length} elements]`;
+      const head = Array.from({ length: Math.min(v.length, 8) }, (_, i) => describe(v[i], depth + 1));
+      return `[${head.join(', ')}${v.length > 8 ? `, ... (${v.length} elements)` : ''}]`;
+    }
+    if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as { length?: number }).length ?? v.byteLength})`;
+    if (typeof v === 'string') return JSON.stringify(v.length > 200 ? `${v.slice(0, 200)}...` : v);
+    if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
+    return String(v);
+  } catch {
+    return 'a value that cannot be inspected';
+  }
 }

@@ -62,3 +62,7 @@ export type {
   SegmentWorker, SegmentWorkerOptions, SegmentWorkerEvent, SegmentJobData, SegmentJobResult, EnqueueInput, EnqueueOptions, EnqueueResult,
   EnqueuedJob, QueueConnection, QueueStatus, FailedJob, JobState,
 } from './queue';
+
+// Every export: arguments screened and every error coded (see api-guard.ts).
+import { guardExports } from './api-guard';
+guardExports(exports, __dirname);

@@ -16,6 +16,10 @@ export interface NativeBackendInfo {
   isaNote?: string;
   bestIsa: 'ref' | 'avx2' | 'avx512';
   threads: number;
+  /** Physical memory (or the cgroup's limit when smaller), 0 when unknown. */
+  physicalMemoryBytes: number;
+  /** A run's memory budget when none is set: 3/4 of physicalMemoryBytes. */
+  defaultMemoryBudgetBytes: number;
   cuda: NativeCudaInfo;
   /**
    * precision 'bf16' on the CPU: `available` where the CPU has AVX512-BF16 and the avx512 ISA is
@@ -58,6 +62,8 @@ export interface NativePlan {
   readonly outputShapes: number[][];
   /** Bytes one run allocates: intermediates (with reuse) plus the shared op workspace. */
   readonly arenaBytes: number;
+  /** What one run holds at most (packed weights + arena + outputs), checked against the budget. */
+  readonly runBytes: number;
   /** What the same would take with every intermediate in its own buffer. */
   readonly unsharedBytes: number;
   readonly workspaceBytes: number;
@@ -65,8 +71,14 @@ export interface NativePlan {
   readonly threads: number;
   readonly disposed: boolean;
   /** Inputs in inputNames order, with exactly inputShapes; outputs in outputNames order. */
-  run(inputs: NativeTensor[], threads?: number, abortToken?: NativeAbortToken): Promise<NativeTensor[]>;
-  runSync(inputs: NativeTensor[], threads?: number): NativeTensor[];
+  /**
+   * Async runs hold copies of their inputs (binding/convert.h): transferring or changing the
+   * arrays while the run is in flight cannot affect it. memoryBudgetBytes: this run's budget
+   * (default: the plan's); TOO_LARGE, before allocating, when the plan needs more.
+   */
+  run(inputs: NativeTensor[], threads?: number, abortToken?: NativeAbortToken, memoryBudgetBytes?: number): Promise<NativeTensor[]>;
+  /** Reads the inputs in place (nothing else runs on this thread meanwhile). */
+  runSync(inputs: NativeTensor[], threads?: number, memoryBudgetBytes?: number): NativeTensor[];
   /** runSync, timing each node (wall clock, ms), in plan order. */
   profileSync(inputs: NativeTensor[], threads?: number): { outputs: NativeTensor[]; steps: Array<{ name: string; ms: number }> };
   /** Frees the plan now; runs in flight finish first. Later calls throw INVALID_ARGUMENT. */
@@ -75,9 +87,13 @@ export interface NativePlan {
 
 export interface NativeGraph {
   readonly disposed: boolean;
-  plan(inputShapes: number[][], threads?: number): NativePlan;
+  /**
+   * Compiles for these shapes, checked against memoryBudgetBytes (default: 3/4 of physical
+   * memory): TOO_LARGE, naming the node or value and the sizes, before anything is allocated.
+   */
+  plan(inputShapes: number[][], threads?: number, memoryBudgetBytes?: number): NativePlan;
   /** Compiles (and packs weights) off the JS thread. */
-  planAsync(inputShapes: number[][], threads?: number): Promise<NativePlan>;
+  planAsync(inputShapes: number[][], threads?: number, memoryBudgetBytes?: number): Promise<NativePlan>;
   /** Drops the graph; plans already made keep working until disposed. */
   dispose(): void;
 }
@@ -166,7 +182,7 @@ export interface NativeCudaGraph {
 
 export interface NativeAddon {
   SharedModel: { new (): NativeSharedModel; attach(id: number): NativeSharedModel };
-  /** Validates a graph spec (INVALID_ARGUMENT, BAD_MODEL, UNSUPPORTED_OP); constants are referenced, not copied. */
+  /** Validates a graph spec (INVALID_ARGUMENT, BAD_MODEL, UNSUPPORTED_OP); constants are copied into native memory. */
   Graph: new (spec: GraphSpec) => NativeGraph;
   AbortToken: new () => NativeAbortToken;
   CudaGraph: { new (spec: GraphSpec, options?: NativeCudaGraphOptions): NativeCudaGraph; supportedOpTypes(): string[] };
@@ -174,8 +190,9 @@ export interface NativeAddon {
   opTypes(): string[];
   /** Single-thread FMA GFLOP/s of the active ISA (a benchmark yardstick). */
   measureFmaPeak(seconds?: number): number;
-  runOp(type: string, inputs: NativeTensor[], attrs: NativeAttrs, threads?: number): Promise<NativeTensor[]>;
-  runOpSync(type: string, inputs: NativeTensor[], attrs: NativeAttrs, threads?: number): NativeTensor[];
+  /** Outputs and workspace checked against memoryBudgetBytes (default 3/4 of physical memory) first. */
+  runOp(type: string, inputs: NativeTensor[], attrs: NativeAttrs, threads?: number, memoryBudgetBytes?: number): Promise<NativeTensor[]>;
+  runOpSync(type: string, inputs: NativeTensor[], attrs: NativeAttrs, threads?: number, memoryBudgetBytes?: number): NativeTensor[];
 }
 
 /** The package root: dist/.. (holds package.json, prebuilds/ and, in a clone, build/). */

@@ -49,6 +49,8 @@ export interface SessionRunOptions {
   signal?: AbortSignal;
   /** Caps the core's threads for this run. */
   threads?: number;
+  /** This run's memory budget in bytes (default: the session's memoryBudgetBytes). */
+  memoryBudgetBytes?: number;
 }
 
 export interface TensorMetadata {
@@ -131,6 +133,11 @@ export class InferenceSession {
   private readonly entries = new Map<string, Entry>();
 
   private constructor(imported: ImportedGraph, options: SessionOptions) {
+    const g = imported as Partial<ImportedGraph> | null;
+    if (typeof g !== 'object' || g === null || typeof g.specFor !== 'function' || !Array.isArray(g.inputs) || !Array.isArray(g.outputs) ||
+      typeof options !== 'object' || options === null) {
+      throw new FcnkitError('INVALID_ARGUMENT', 'an InferenceSession is made by InferenceSession.create(source, options), not new InferenceSession()');
+    }
     this.imported = imported;
     this.format = imported.format;
     this.threads = options.threads;
@@ -255,11 +262,11 @@ export class InferenceSession {
   }
 
   /** run() on the calling thread (blocks the event loop: for scripts and small models). */
-  runSync(feeds: Record<string, Tensor>, options: Pick<SessionRunOptions, 'threads'> = {}): Record<string, Tensor> {
+  runSync(feeds: Record<string, Tensor>, options: Pick<SessionRunOptions, 'threads' | 'memoryBudgetBytes'> = {}): Record<string, Tensor> {
     try {
       const { entry, inputs } = this.prepare(feeds);
-      const { threads } = this.runOptions(options);
-      return this.pick(entry, entry.compiled.runSync(inputs, { threads }));
+      const { threads, memoryBudgetBytes } = this.runOptions(options);
+      return this.pick(entry, entry.compiled.runSync(inputs, { threads, ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}) }));
     } catch (err) {
       throw toFcnkitError(err);
     }
@@ -316,8 +323,8 @@ export class InferenceSession {
   private runOptions(options: unknown): SessionRunOptions {
     if (options === undefined || options === null) return { threads: this.threads };
     if (typeof options !== 'object' || Array.isArray(options)) throw invalidArgument('run options', 'an object', options);
-    const { signal, threads } = options as SessionRunOptions;
-    return { signal, threads: threads ?? this.threads };
+    const { signal, threads, memoryBudgetBytes } = options as SessionRunOptions;
+    return { signal, threads: threads ?? this.threads, ...(memoryBudgetBytes !== undefined ? { memoryBudgetBytes } : {}) };
   }
 
   private prepare(feeds: unknown): { entry: Entry; inputs: Record<string, Tensor> } {

@@ -37,13 +37,15 @@ struct Pool2dParams {
   int64_t out_h = 0, out_w = 0;
 };
 
+// Every function here checks its arithmetic: TOO_LARGE where a size would overflow int64.
+
 // floor((in + pads - dil*(k-1) - 1) / stride) + 1; SHAPE_MISMATCH when the window does not fit.
 Status conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t pad_begin,
                      int64_t pad_end, int64_t* out);
 
 // SAME_UPPER padding (the extra pixel at the end) for one axis.
-void same_padding(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t* pad_begin,
-                  int64_t* pad_end);
+Status same_padding(int64_t in, int64_t k, int64_t stride, int64_t dil, int64_t* pad_begin,
+                    int64_t* pad_end);
 
 // (in - 1) * stride - pads + dil*(k-1) + out_pad + 1
 Status conv_transpose_out_size(int64_t in, int64_t k, int64_t stride, int64_t dil,

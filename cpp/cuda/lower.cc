@@ -867,7 +867,8 @@ Status CudaModel::lower(const std::vector<Shape>& input_shapes, PlanDesc* out) c
   full.insert(full.end(), constant_shapes_.begin(), constant_shapes_.end());
   std::unique_ptr<Plan> plan;
   try {
-    FCN_RETURN_IF_ERROR(compile(*shape_graph_, full, Isa::kRef, 1, &plan));
+    // Shapes only (the constants are inputs here, the activations live on the device): no host budget.
+    FCN_RETURN_IF_ERROR(compile(*shape_graph_, full, Isa::kRef, 1, ~size_t(0), &plan));
   } catch (const std::bad_alloc&) {
     return error(Code::kOutOfMemory, "cannot compile the graph: out of memory");
   }

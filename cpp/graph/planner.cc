@@ -1,5 +1,7 @@
 #include "graph/planner.h"
 
+#include "core/memory.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -111,7 +113,7 @@ bool assign_offsets(std::vector<Plan::Value>& values, const std::vector<int>& id
 }  // namespace
 
 Status compile(const Graph& graph, const std::vector<Shape>& input_shapes, Isa isa, int max_threads,
-               std::unique_ptr<Plan>* out) {
+               size_t memory_budget, std::unique_ptr<Plan>* out) {
   const GraphDesc& d = graph.desc();
   if (input_shapes.size() != d.inputs.size())
     return error(Code::kInvalidArgument, "the graph has ", d.inputs.size(), " input(s) but ",
@@ -119,6 +121,8 @@ Status compile(const Graph& graph, const std::vector<Shape>& input_shapes, Isa i
   std::unique_ptr<Plan> plan(new Plan());
   plan->isa_ = isa;
   plan->max_threads_ = std::max(1, max_threads);
+  plan->memory_budget_ = memory_budget;
+  const std::string fix = " (use smaller inputs or a smaller model, or raise memoryBudgetBytes)";
 
   const std::vector<Graph::Value>& gv = graph.values();
   plan->values_.resize(gv.size());
@@ -184,6 +188,7 @@ Status compile(const Graph& graph, const std::vector<Shape>& input_shapes, Isa i
     step.inputs = graph.node_inputs()[i];
     step.outputs = graph.node_outputs()[i];
     FCN_RETURN_IF_ERROR(make_op(n.type, n.attrs, n.name, isa, &step.op));
+    step.op->set_memory_budget(memory_budget - plan->packed_bytes_);
     std::vector<TensorDesc> in_descs;
     in_descs.reserve(step.inputs.size());
     for (int id : step.inputs) {
@@ -196,9 +201,15 @@ Status compile(const Graph& graph, const std::vector<Shape>& input_shapes, Isa i
     if (out_descs.size() != step.outputs.size())
       return error(Code::kBadModel, step.op->label(), ": node lists ", step.outputs.size(),
                    " output(s) but the op produces ", out_descs.size());
+    plan->packed_bytes_ += step.op->setup_bytes();
     for (size_t s = 0; s < out_descs.size(); ++s) {
       Plan::Value& v = plan->values_[step.outputs[s]];
       FCN_RETURN_IF_ERROR(set_desc(v, out_descs[s].dtype, out_descs[s].shape, step.op->label()));
+      if (v.bytes > memory_budget - plan->packed_bytes_)
+        return error(Code::kTooLarge, step.op->label(), ": its output '", v.name, "' ", shape_str(v.shape), " needs ",
+                     bytes_str(v.bytes), ", past the memory budget of ", bytes_str(memory_budget),
+                     plan->packed_bytes_ ? str(" (", bytes_str(plan->packed_bytes_), " of it taken by packed weights)") : "",
+                     fix);
       v.first = v.last = static_cast<int>(i);
     }
     for (int id : step.inputs) {
@@ -237,6 +248,22 @@ Status compile(const Graph& graph, const std::vector<Shape>& input_shapes, Isa i
   plan->workspace_offset_ = activations;
   plan->arena_bytes_ = activations + ws;
   plan->unshared_bytes_ = unshared + ws;
+  // The whole run against the budget: packed weights + arena + outputs (all below 2^62 each).
+  for (int id : out_ids) plan->output_bytes_ += plan->values_[id].bytes;
+  const double need = double(plan->packed_bytes_) + double(plan->arena_bytes_) + double(plan->output_bytes_);
+  if (need > double(memory_budget)) {
+    int largest = -1;
+    for (int id : arena_ids)
+      if (largest < 0 || plan->values_[id].bytes > plan->values_[largest].bytes) largest = id;
+    return error(Code::kTooLarge, "a run of this graph at ", shape_str(input_shapes.empty() ? Shape{} : input_shapes[0]),
+                 " needs ", bytes_str(size_t(need)), " (intermediates ", bytes_str(activations), ", op workspace ",
+                 bytes_str(ws), ", outputs ", bytes_str(plan->output_bytes_), ", packed weights ",
+                 bytes_str(plan->packed_bytes_), "), past the memory budget of ", bytes_str(memory_budget),
+                 largest >= 0 ? str("; the largest intermediate is '", plan->values_[largest].name, "' ",
+                                    shape_str(plan->values_[largest].shape), " (", bytes_str(plan->values_[largest].bytes), ")")
+                              : std::string(),
+                 fix);
+  }
   *out = std::move(plan);
   return Status::OK();
 }

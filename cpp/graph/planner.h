@@ -70,6 +70,12 @@ class Plan {
   size_t constant_bytes() const { return constant_bytes_; }
   // The most threads a run may use (workspaces are sized for it).
   int max_threads() const { return max_threads_; }
+  // Bytes the ops allocated at compile (packed weights), and the graph outputs' bytes.
+  size_t packed_bytes() const { return packed_bytes_; }
+  size_t output_bytes() const { return output_bytes_; }
+  // What one run holds at most: packed weights + arena + outputs (checked against the budget).
+  size_t run_bytes() const { return packed_bytes_ + arena_bytes_ + output_bytes_; }
+  size_t memory_budget() const { return memory_budget_; }
   Isa isa() const { return isa_; }
 
   // An arena of arena_bytes() for one run: one a finished run gave back when there is one, else
@@ -86,7 +92,7 @@ class Plan {
 
  private:
   friend Status compile(const Graph& graph, const std::vector<Shape>& input_shapes, Isa isa,
-                        int max_threads, std::unique_ptr<Plan>* out);
+                        int max_threads, size_t memory_budget, std::unique_ptr<Plan>* out);
   Plan() = default;
   std::vector<std::string> input_names_, output_names_;
   std::vector<Shape> input_shapes_, output_shapes_;
@@ -95,7 +101,7 @@ class Plan {
   std::vector<Step> steps_;
   std::vector<Copy> copies_;
   size_t arena_bytes_ = 0, unshared_bytes_ = 0, workspace_bytes_ = 0, workspace_offset_ = 0;
-  size_t constant_bytes_ = 0;
+  size_t constant_bytes_ = 0, packed_bytes_ = 0, output_bytes_ = 0, memory_budget_ = 0;
   int max_threads_ = 1;
   Isa isa_ = Isa::kRef;
   mutable std::mutex arena_mu_;
@@ -106,7 +112,11 @@ class Plan {
 // ("input 'x': expected [1, 3, ?, ?] but received [1, 4, 500, 500]"); INVALID_ARGUMENT for a
 // wrong number of shapes; BAD_MODEL when a node lists a different number of outputs than its op
 // produces; whatever an op's setup() reports (naming its node). max_threads >= 1.
+// memory_budget: what one run of the plan may hold (default_memory_budget() in core/memory.h):
+// packed weights, the arena (intermediates and workspace) and the outputs together. A value,
+// a node's packed weights or the total past it is TOO_LARGE, found here before anything of that
+// size is allocated, naming the node or value, the sizes and the budget.
 Status compile(const Graph& graph, const std::vector<Shape>& input_shapes, Isa isa, int max_threads,
-               std::unique_ptr<Plan>* out);
+               size_t memory_budget, std::unique_ptr<Plan>* out);
 
 }  // namespace fcn

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "core/status.h"
 #include "kernels/kernels.h"
 
 namespace fcn {
@@ -32,18 +33,19 @@ void bf16_gemm__ref(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda
 
 // ---- plans -------------------------------------------------------------------------------
 // Isa::kAvx512 runs the AVX512-BF16 kernels (only call it where bf16_supported() says yes; a
-// CPU without them gets the twin), Isa::kRef the twins. Null where p is invalid, or where a
-// bf16 plan does not apply and the fp32 plan should be used: depthwise convolutions (no
-// reduction over channels worth the rounding).
-std::unique_ptr<Conv2dPlan> make_conv2d_plan_bf16(Isa isa, const Conv2dParams& p);
+// CPU without them gets the twin), Isa::kRef the twins. The fp32 factories' checks and errors
+// (kernels.h); never null on OK.
+Status make_conv2d_plan_bf16(Isa isa, const Conv2dParams& p, std::unique_ptr<Conv2dPlan>* out);
+Status make_gemm_plan_bf16(Isa isa, int64_t m, int64_t n, int64_t k, std::unique_ptr<GemmPlan>* out);
 
 // The ops' policy (precision 'bf16' on a model): a layer whose reduction K (in_c/groups * kh *
 // kw, or a Gemm's K) is under kBf16MinK stays fp32. Such layers are cheap (the C tile's loads and
 // stores and the packing weigh as much as the products), and they are where rounding hurts:
 // the image-input layer (K = 27) alone moved 1.5% of the selfie model's mask on a photo
 // (coffee.png), against 0.14% for every layer from K = 128 up (README, precision).
+// Depthwise convolutions stay fp32 too (a reduction over kh*kw taps only).
 constexpr int64_t kBf16MinK = 128;
 bool bf16_worthwhile(int64_t k);
-std::unique_ptr<GemmPlan> make_gemm_plan_bf16(Isa isa, int64_t m, int64_t n, int64_t k);
+bool bf16_conv_applies(const Conv2dParams& p);
 
 }  // namespace fcn

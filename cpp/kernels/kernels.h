@@ -9,6 +9,7 @@
 
 #include "core/cpu_features.h"
 #include "core/shape.h"
+#include "core/status.h"
 #include "core/thread_pool.h"
 
 namespace fcn {
@@ -60,13 +61,27 @@ class ConvTranspose2dPlan {
   virtual const char* name() const = 0;
 };
 
-// kAuto: the best plan for p. kWinograd: the Winograd F(2x2, 3x3) plan wherever it can run
-// (3x3, stride 1, dilation 1, one group), whatever the sizes; null where it cannot, and with
-// Isa::kRef (for tests of that path on small shapes).
+// What a plan may use beyond its tensors and packed weights: scratch per thread. A convolution
+// whose direct band, tap table or column block would pass it is cut finer (output columns, K
+// blocks, im2col instead of the direct band), never refused; ordinary shapes stay far below it.
+constexpr size_t kDefaultScratchBytes = size_t(64) << 20;
+struct PlanLimits {
+  size_t scratch_bytes = kDefaultScratchBytes;
+};
+
+// The Winograd F(2x2, 3x3) plan's domain: 3x3, stride 1, dilation 1, one group.
+bool winograd_applies(const Conv2dParams& p);
+
+// The factories check the parameters (INVALID_ARGUMENT naming the field, TOO_LARGE past the
+// core's sizes, OUT_OF_MEMORY when the plan's tables cannot be had) and never hand out null.
+// kAuto: the best plan for p. kWinograd: the Winograd plan wherever winograd_applies(p),
+// whatever the sizes; UNSUPPORTED_OP where it does not, and with Isa::kRef (for tests of that
+// path on small shapes).
 enum class ConvAlgo { kAuto, kWinograd };
-std::unique_ptr<Conv2dPlan> make_conv2d_plan(Isa isa, const Conv2dParams& p, ConvAlgo algo = ConvAlgo::kAuto);
-std::unique_ptr<ConvTranspose2dPlan> make_conv_transpose2d_plan(Isa isa,
-                                                                const ConvTranspose2dParams& p);
+Status make_conv2d_plan(Isa isa, const Conv2dParams& p, std::unique_ptr<Conv2dPlan>* out,
+                        ConvAlgo algo = ConvAlgo::kAuto, const PlanLimits& limits = PlanLimits());
+Status make_conv_transpose2d_plan(Isa isa, const ConvTranspose2dParams& p,
+                                  std::unique_ptr<ConvTranspose2dPlan>* out);
 
 // Single-precision GEMM with a packed A (weights): C[M, N] = A[M, K] * B[K, N] + bias[m], relu.
 // Used by ops such as MatMul/Gemm heads; conv plans use the same microkernels.
@@ -80,6 +95,6 @@ class GemmPlan {
                    bool relu, float* c, int64_t ldc, void* workspace, const RunControl& rc) const = 0;
   virtual const char* name() const = 0;
 };
-std::unique_ptr<GemmPlan> make_gemm_plan(Isa isa, int64_t m, int64_t n, int64_t k);
+Status make_gemm_plan(Isa isa, int64_t m, int64_t n, int64_t k, std::unique_ptr<GemmPlan>* out);
 
 }  // namespace fcn

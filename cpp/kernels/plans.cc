@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <new>
+#include <vector>
 
 #include "core/tensor.h"
 #include "kernels/kernels.h"
@@ -26,37 +28,72 @@ bool fits(std::initializer_list<int64_t> dims) {
   return true;
 }
 
-// The plans trust these, so they read and write only inside the tensors they describe.
-bool valid(const Conv2dParams& p) {
-  if (p.n < 0 || p.in_c < 1 || p.out_c < 1 || p.groups < 1 || p.in_c % p.groups ||
-      p.out_c % p.groups || p.pad_t < 0 || p.pad_l < 0 || p.pad_b < 0 || p.pad_r < 0)
-    return false;
-  int64_t oh = 0, ow = 0;
-  if (!conv_out_size(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, p.pad_b, &oh).ok() ||
-      !conv_out_size(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, p.pad_r, &ow).ok() ||
-      oh != p.out_h || ow != p.out_w)
-    return false;
-  return fits({p.n, p.in_c, p.in_h, p.in_w}) && fits({p.n, p.out_c, p.out_h, p.out_w}) &&
-         fits({p.out_c, p.in_c / p.groups, p.k_h, p.k_w}) &&
-         fits({p.in_c / p.groups, p.k_h, p.k_w, p.out_h, p.out_w});
+// Every size and offset a plan computes stays far inside int64 when each spatial extent,
+// padding and dilated kernel reach is at most kMaxElements (and no tensor has more elements).
+bool bounded(std::initializer_list<int64_t> v) {
+  for (int64_t x : v)
+    if (x < 0 || x > kMaxElements) return false;
+  return true;
 }
 
-bool valid(const ConvTranspose2dParams& p) {
-  if (p.n < 0 || p.in_c < 1 || p.out_c < 1 || p.groups < 1 || p.in_c % p.groups ||
-      p.out_c % p.groups || p.pad_t < 0 || p.pad_l < 0 || p.pad_b < 0 || p.pad_r < 0 ||
-      p.in_h < 1 || p.in_w < 1)
-    return false;
+Status dims_error(const char* op, std::initializer_list<int64_t> in, std::initializer_list<int64_t> out) {
+  std::vector<int64_t> a(in), b(out);
+  return error(Code::kTooLarge, op, ": input ", shape_str(a), " -> output ", shape_str(b),
+               " passes the core's limit of 2^32 elements per tensor or per axis");
+}
+
+// The plans trust these, so they read and write only inside the tensors they describe.
+Status check(const Conv2dParams& p) {
+  if (p.n < 0 || p.in_c < 1 || p.out_c < 1 || p.groups < 1 || p.in_c % p.groups || p.out_c % p.groups)
+    return error(Code::kInvalidArgument, "conv2d: channels ", p.in_c, " -> ", p.out_c, " with groups ", p.groups,
+                 " (both must be positive multiples of groups)");
+  if (p.pad_t < 0 || p.pad_l < 0 || p.pad_b < 0 || p.pad_r < 0)
+    return error(Code::kInvalidArgument, "conv2d: padding must not be negative");
+  if (!bounded({p.in_h, p.in_w, p.pad_t, p.pad_l, p.pad_b, p.pad_r, p.k_h, p.k_w}))
+    return error(Code::kTooLarge, "conv2d: input ", p.in_h, "x", p.in_w, ", kernel ", p.k_h, "x", p.k_w,
+                 " or padding past 2^32");
   int64_t oh = 0, ow = 0;
-  if (!conv_transpose_out_size(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, p.pad_b,
-                               p.out_pad_h, &oh).ok() ||
-      !conv_transpose_out_size(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, p.pad_r,
-                               p.out_pad_w, &ow).ok() ||
-      oh != p.out_h || ow != p.out_w)
-    return false;
+  FCN_RETURN_IF_ERROR(conv_out_size(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, p.pad_b, &oh));
+  FCN_RETURN_IF_ERROR(conv_out_size(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, p.pad_r, &ow));
+  if (oh != p.out_h || ow != p.out_w)
+    return error(Code::kInvalidArgument, "conv2d: output ", p.out_h, "x", p.out_w, " should be ", oh, "x", ow);
+  if (!fits({p.n, p.in_c, p.in_h, p.in_w}) || !fits({p.n, p.out_c, p.out_h, p.out_w}) ||
+      !fits({p.out_c, p.in_c / p.groups, p.k_h, p.k_w}) || !bounded({(p.k_h - 1) * p.dil_h, (p.k_w - 1) * p.dil_w}))
+    return dims_error("conv2d", {p.n, p.in_c, p.in_h, p.in_w}, {p.n, p.out_c, p.out_h, p.out_w});
+  return Status::OK();
+}
+
+Status check(const ConvTranspose2dParams& p) {
+  if (p.n < 0 || p.in_c < 1 || p.out_c < 1 || p.groups < 1 || p.in_c % p.groups || p.out_c % p.groups)
+    return error(Code::kInvalidArgument, "convTranspose2d: channels ", p.in_c, " -> ", p.out_c, " with groups ",
+                 p.groups, " (both must be positive multiples of groups)");
+  if (p.pad_t < 0 || p.pad_l < 0 || p.pad_b < 0 || p.pad_r < 0)
+    return error(Code::kInvalidArgument, "convTranspose2d: padding must not be negative");
+  if (p.in_h < 1 || p.in_w < 1)
+    return error(Code::kInvalidArgument, "convTranspose2d: input ", p.in_h, "x", p.in_w, " is empty");
+  int64_t oh = 0, ow = 0;
+  FCN_RETURN_IF_ERROR(conv_transpose_out_size(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, p.pad_b, p.out_pad_h, &oh));
+  FCN_RETURN_IF_ERROR(conv_transpose_out_size(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, p.pad_r, p.out_pad_w, &ow));
+  if (oh != p.out_h || ow != p.out_w)
+    return error(Code::kInvalidArgument, "convTranspose2d: output ", p.out_h, "x", p.out_w, " should be ", oh, "x", ow);
   // The x86 plan keeps per-column window offsets in int32.
-  return fits({p.n, p.in_c, p.in_h, p.in_w}) && fits({p.n, p.out_c, p.out_h, p.out_w}) &&
-         fits({p.in_c, p.out_c / p.groups, p.k_h, p.k_w}) && p.k_h * p.dil_h < (1 << 30) &&
-         p.k_w * p.dil_w < (1 << 30);
+  if (!fits({p.n, p.in_c, p.in_h, p.in_w}) || !fits({p.n, p.out_c, p.out_h, p.out_w}) ||
+      !fits({p.in_c, p.out_c / p.groups, p.k_h, p.k_w}) || !bounded({p.pad_t, p.pad_l, p.pad_b, p.pad_r}) ||
+      p.k_h * p.dil_h >= (1 << 30) || p.k_w * p.dil_w >= (1 << 30))
+    return dims_error("convTranspose2d", {p.n, p.in_c, p.in_h, p.in_w}, {p.n, p.out_c, p.out_h, p.out_w});
+  return Status::OK();
+}
+
+// Runs a factory, turning an allocation failure of the plan's tables into OUT_OF_MEMORY.
+template <class P, class Make>
+Status guarded(const char* op, std::unique_ptr<P>* out, const Make& make) {
+  try {
+    *out = make();
+  } catch (const std::bad_alloc&) {
+    return error(Code::kOutOfMemory, op, ": cannot allocate the plan's tables");
+  }
+  if (!*out) return error(Code::kOutOfMemory, op, ": no plan");
+  return Status::OK();
 }
 
 // ---- reference plans: the twins behind the plan interface, parallel over (image, group) ----
@@ -165,36 +202,55 @@ class RefGemmPlan final : public GemmPlan {
 
 }  // namespace
 
-std::unique_ptr<Conv2dPlan> make_conv2d_plan(Isa isa, const Conv2dParams& p, ConvAlgo algo) {
-  if (!valid(p)) return nullptr;
-  switch (usable_isa(isa)) {
-    case Isa::kAvx512: return avx512::make_conv2d_plan(p, algo);
-    case Isa::kAvx2: return avx2::make_conv2d_plan(p, algo);
-    case Isa::kRef: break;
-  }
-  if (algo == ConvAlgo::kWinograd) return nullptr;
-  return std::make_unique<RefConv2dPlan>(p);
+bool winograd_applies(const Conv2dParams& p) {
+  return p.groups == 1 && p.k_h == 3 && p.k_w == 3 && p.stride_h == 1 && p.stride_w == 1 && p.dil_h == 1 &&
+         p.dil_w == 1 && p.out_h > 0 && p.out_w > 0;
 }
 
-std::unique_ptr<ConvTranspose2dPlan> make_conv_transpose2d_plan(Isa isa,
-                                                                const ConvTranspose2dParams& p) {
-  if (!valid(p)) return nullptr;
-  switch (usable_isa(isa)) {
-    case Isa::kAvx512: return avx512::make_conv_transpose2d_plan(p);
-    case Isa::kAvx2: return avx2::make_conv_transpose2d_plan(p);
-    case Isa::kRef: break;
-  }
-  return std::make_unique<RefConvTranspose2dPlan>(p);
+Status make_conv2d_plan(Isa isa, const Conv2dParams& p, std::unique_ptr<Conv2dPlan>* out, ConvAlgo algo,
+                        const PlanLimits& limits) {
+  out->reset();
+  FCN_RETURN_IF_ERROR(check(p));
+  const Isa use = usable_isa(isa);
+  if (algo == ConvAlgo::kWinograd && (use == Isa::kRef || !winograd_applies(p)))
+    return error(Code::kUnsupportedOp, "conv2d: no Winograd plan for this convolution on ", isa_name(use));
+  return guarded("conv2d", out, [&]() -> std::unique_ptr<Conv2dPlan> {
+    switch (use) {
+      case Isa::kAvx512: return avx512::make_conv2d_plan(p, algo, limits);
+      case Isa::kAvx2: return avx2::make_conv2d_plan(p, algo, limits);
+      case Isa::kRef: break;
+    }
+    return std::make_unique<RefConv2dPlan>(p);
+  });
 }
 
-std::unique_ptr<GemmPlan> make_gemm_plan(Isa isa, int64_t m, int64_t n, int64_t k) {
-  if (!fits({m, k}) || !fits({m, n}) || !fits({k, n})) return nullptr;
-  switch (usable_isa(isa)) {
-    case Isa::kAvx512: return avx512::make_gemm_plan(m, n, k);
-    case Isa::kAvx2: return avx2::make_gemm_plan(m, n, k);
-    case Isa::kRef: break;
-  }
-  return std::make_unique<RefGemmPlan>(m, n, k);
+Status make_conv_transpose2d_plan(Isa isa, const ConvTranspose2dParams& p,
+                                  std::unique_ptr<ConvTranspose2dPlan>* out) {
+  out->reset();
+  FCN_RETURN_IF_ERROR(check(p));
+  return guarded("convTranspose2d", out, [&]() -> std::unique_ptr<ConvTranspose2dPlan> {
+    switch (usable_isa(isa)) {
+      case Isa::kAvx512: return avx512::make_conv_transpose2d_plan(p);
+      case Isa::kAvx2: return avx2::make_conv_transpose2d_plan(p);
+      case Isa::kRef: break;
+    }
+    return std::make_unique<RefConvTranspose2dPlan>(p);
+  });
+}
+
+Status make_gemm_plan(Isa isa, int64_t m, int64_t n, int64_t k, std::unique_ptr<GemmPlan>* out) {
+  out->reset();
+  if (m < 0 || n < 0 || k < 0) return error(Code::kInvalidArgument, "gemm: negative size ", m, "x", n, "x", k);
+  if (!fits({m, k}) || !fits({m, n}) || !fits({k, n}))
+    return error(Code::kTooLarge, "gemm: ", m, "x", k, " times ", k, "x", n, " passes 2^32 elements per matrix");
+  return guarded("gemm", out, [&]() -> std::unique_ptr<GemmPlan> {
+    switch (usable_isa(isa)) {
+      case Isa::kAvx512: return avx512::make_gemm_plan(m, n, k);
+      case Isa::kAvx2: return avx2::make_gemm_plan(m, n, k);
+      case Isa::kRef: break;
+    }
+    return std::make_unique<RefGemmPlan>(m, n, k);
+  });
 }
 
 }  // namespace fcn

@@ -89,18 +89,26 @@ class RefBf16GemmPlan final : public GemmPlan {
 
 bool bf16_worthwhile(int64_t k) { return k >= kBf16MinK; }
 
-std::unique_ptr<Conv2dPlan> make_conv2d_plan_bf16(Isa isa, const Conv2dParams& p) {
-  // The fp32 factory's validity check (null where p is inconsistent or too large).
-  if (!make_conv2d_plan(Isa::kRef, p)) return nullptr;
-  if (p.groups == p.in_c && p.groups == p.out_c) return nullptr;  // depthwise stays fp32
-  if (fast_bf16(isa)) return avx512bf16::make_conv2d_plan(p);
-  return std::make_unique<RefBf16Conv2dPlan>(p);
+bool bf16_conv_applies(const Conv2dParams& p) {
+  const bool depthwise = p.groups == p.in_c && p.groups == p.out_c;
+  return !depthwise && p.groups > 0 && bf16_worthwhile(p.in_c / p.groups * p.k_h * p.k_w);
 }
 
-std::unique_ptr<GemmPlan> make_gemm_plan_bf16(Isa isa, int64_t m, int64_t n, int64_t k) {
-  if (!make_gemm_plan(Isa::kRef, m, n, k)) return nullptr;
-  if (fast_bf16(isa)) return avx512bf16::make_gemm_plan(m, n, k);
-  return std::make_unique<RefBf16GemmPlan>(m, n, k);
+Status make_conv2d_plan_bf16(Isa isa, const Conv2dParams& p, std::unique_ptr<Conv2dPlan>* out) {
+  // The fp32 factory's checks (INVALID_ARGUMENT, TOO_LARGE) on p.
+  std::unique_ptr<Conv2dPlan> check;
+  FCN_RETURN_IF_ERROR(make_conv2d_plan(Isa::kRef, p, &check));
+  if (fast_bf16(isa)) *out = avx512bf16::make_conv2d_plan(p);
+  else *out = std::make_unique<RefBf16Conv2dPlan>(p);
+  return Status::OK();
+}
+
+Status make_gemm_plan_bf16(Isa isa, int64_t m, int64_t n, int64_t k, std::unique_ptr<GemmPlan>* out) {
+  std::unique_ptr<GemmPlan> check;
+  FCN_RETURN_IF_ERROR(make_gemm_plan(Isa::kRef, m, n, k, &check));
+  if (fast_bf16(isa)) *out = avx512bf16::make_gemm_plan(m, n, k);
+  else *out = std::make_unique<RefBf16GemmPlan>(m, n, k);
+  return Status::OK();
 }
 
 }  // namespace fcn

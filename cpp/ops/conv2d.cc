@@ -56,14 +56,12 @@ class Conv2dOp : public Op {
     y.shape = {p.n, p.out_c, p.out_h, p.out_w};
     int64_t count;
     FCN_RETURN_IF_ERROR(checked_numel(y.shape, who.c_str(), &count));
-    plan_ = nullptr;
-    if (bf16) {
-      FCN_RETURN_IF_ERROR(check_bf16_supported(who));
-      if (bf16_worthwhile(p.in_c / p.groups * p.k_h * p.k_w))
-        plan_ = make_conv2d_plan_bf16(isa_, p);  // null: a depthwise layer, kept in fp32
-    }
-    if (!plan_) plan_ = make_conv2d_plan(isa_, p);
+    if (bf16) FCN_RETURN_IF_ERROR(check_bf16_supported(who));
+    if (bf16 && bf16_conv_applies(p)) s = make_conv2d_plan_bf16(isa_, p, &plan_);
+    else s = make_conv2d_plan(isa_, p, &plan_);
+    if (!s.ok()) return error(s.code(), who, ": input ", shape_str(xs), ", weight ", shape_str(ws), ": ", s.message());
     if (in[1].constant) {
+      FCN_RETURN_IF_ERROR(reserve("packed weights", plan_->packed_weight_floats() * sizeof(float)));
       if (!packed_.allocate(plan_->packed_weight_floats() * sizeof(float)))
         return error(Code::kOutOfMemory, who, ": cannot allocate packed weights");
       plan_->pack_weights(static_cast<const float*>(in[1].constant), packed_.f32());

@@ -49,8 +49,13 @@ class ConvTranspose2dOp : public Op {
       int64_t s[2] = {p.stride_h, p.stride_w}, d[2] = {p.dil_h, p.dil_w}, op[2] = {p.out_pad_h, p.out_pad_w};
       int64_t in_sz[2] = {p.in_h, p.in_w}, pb[2], pe[2];
       for (int i = 0; i < 2; ++i) {
-        int64_t total = s[i] * (in_sz[i] - 1) + op[i] + (k[i] - 1) * d[i] + 1 - in_sz[i] * s[i];
-        if (total < 0) total = 0;
+        // The unpadded output size, checked, less input * stride.
+        int64_t full, target, total;
+        Status st = conv_transpose_out_size(in_sz[i], k[i], s[i], d[i], 0, 0, op[i], &full);
+        if (!st.ok()) return error(st.code(), who, ": input ", shape_str(xs), ": ", st.message());
+        if (!checked_mul(in_sz[i], s[i], &target))
+          return error(Code::kTooLarge, who, ": input ", shape_str(xs), " times stride ", s[i], " overflows");
+        total = full > target ? full - target : 0;
         pb[i] = total / 2;
         pe[i] = total - total / 2;
       }
@@ -67,8 +72,10 @@ class ConvTranspose2dOp : public Op {
     y.shape = {p.n, p.out_c, p.out_h, p.out_w};
     int64_t count;
     FCN_RETURN_IF_ERROR(checked_numel(y.shape, who.c_str(), &count));
-    plan_ = make_conv_transpose2d_plan(isa_, p);
+    s = make_conv_transpose2d_plan(isa_, p, &plan_);
+    if (!s.ok()) return error(s.code(), who, ": input ", shape_str(xs), ", weight ", shape_str(ws), ": ", s.message());
     if (in[1].constant) {
+      FCN_RETURN_IF_ERROR(reserve("packed weights", plan_->packed_weight_floats() * sizeof(float)));
       if (!packed_.allocate(plan_->packed_weight_floats() * sizeof(float)))
         return error(Code::kOutOfMemory, who, ": cannot allocate packed weights");
       plan_->pack_weights(static_cast<const float*>(in[1].constant), packed_.f32());

@@ -88,13 +88,12 @@ class GemmOp : public Op {
     small_ = m_ <= kSmallM;
     prepacked_ = false;
     if (!small_) {
-      plan_ = nullptr;
-      if (bf16) {
-        FCN_RETURN_IF_ERROR(check_bf16_supported(who));
-        if (bf16_worthwhile(k_)) plan_ = make_gemm_plan_bf16(isa_, n_, m_, k_);
-      }
-      if (!plan_) plan_ = make_gemm_plan(isa_, n_, m_, k_);
+      if (bf16) FCN_RETURN_IF_ERROR(check_bf16_supported(who));
+      Status s = bf16 && bf16_worthwhile(k_) ? make_gemm_plan_bf16(isa_, n_, m_, k_, &plan_)
+                                             : make_gemm_plan(isa_, n_, m_, k_, &plan_);
+      if (!s.ok()) return error(s.code(), who, ": ", s.message());
       if (in[1].constant) {
+        FCN_RETURN_IF_ERROR(reserve("packed weights", plan_->packed_a_floats() * sizeof(float)));
         if (!packed_.allocate(plan_->packed_a_floats() * sizeof(float)))
           return error(Code::kOutOfMemory, who, ": cannot allocate packed weights");
         const float* b = static_cast<const float*>(in[1].constant);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/memory.h"
+
 namespace fcn {
 
 namespace {
@@ -85,6 +87,15 @@ Status Attrs::get_string(const std::string& who, const std::string& name, const 
   return Status::OK();
 }
 
+Status Op::reserve(const char* what, size_t bytes) {
+  if (bytes > memory_budget_ || setup_bytes_ > memory_budget_ - bytes)
+    return error(Code::kTooLarge, label_, ": ", what, " need ", bytes_str(bytes), " but only ",
+                 bytes_str(memory_budget_ > setup_bytes_ ? memory_budget_ - setup_bytes_ : 0),
+                 " of the memory budget is left (use smaller inputs or a smaller model, or raise memoryBudgetBytes)");
+  setup_bytes_ += bytes;
+  return Status::OK();
+}
+
 Status expect_inputs(const std::string& who, const std::vector<TensorDesc>& in, size_t min, size_t max) {
   if (in.size() < min || in.size() > max) {
     if (min == max) return error(Code::kInvalidArgument, who, ": expected ", min, " inputs but received ", in.size());
@@ -139,8 +150,9 @@ Status resolve_padding(const Attrs& a, const std::string& who, int64_t in_h, int
   std::string mode;
   FCN_RETURN_IF_ERROR(a.get_string(who, "autoPad", "explicit", &mode));
   if (mode == "same") {
-    same_padding(in_h, k[0], stride[0], dil[0], &pads[0], &pads[2]);
-    same_padding(in_w, k[1], stride[1], dil[1], &pads[1], &pads[3]);
+    Status s = same_padding(in_h, k[0], stride[0], dil[0], &pads[0], &pads[2]);
+    if (s.ok()) s = same_padding(in_w, k[1], stride[1], dil[1], &pads[1], &pads[3]);
+    if (!s.ok()) return error(s.code(), who, ": ", s.message());
     return Status::OK();
   }
   if (mode == "valid") {

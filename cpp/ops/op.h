@@ -52,10 +52,20 @@ class Op {
   // "conv2d" or "conv2d 'score_fr'": how messages name this op.
   const std::string& label() const { return label_; }
 
+  // What setup() may allocate (packed weights): the run's memory budget less what earlier
+  // nodes took. Set before setup(); past it, setup() is TOO_LARGE before allocating.
+  void set_memory_budget(size_t bytes) { memory_budget_ = bytes; }
+  // Bytes setup() allocated and keeps for the op's life.
+  size_t setup_bytes() const { return setup_bytes_; }
+
  protected:
   friend Status make_op(const std::string&, const Attrs&, const std::string&, Isa, std::unique_ptr<Op>*);
+  // Counts `bytes` of `what` against the budget: TOO_LARGE naming both when they do not fit.
+  Status reserve(const char* what, size_t bytes);
   std::string label_;
   Isa isa_ = Isa::kRef;
+  size_t memory_budget_ = ~size_t(0);
+  size_t setup_bytes_ = 0;
 };
 
 // Creates an op by type ("conv2d", "maxPool2d", ...). UNSUPPORTED_OP for an unknown type.

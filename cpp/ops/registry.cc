@@ -32,7 +32,13 @@ namespace fcn {
   X("reshape", make_reshape_op)             \
   X("gemm", make_gemm_op)                   \
   X("matmul", make_matmul_op)              \
-  X("max", make_max_op)
+  X("max", make_max_op)                     \
+  X("roiAlign", make_roi_align_op)          \
+  X("roiAlignMultiLevel", make_roi_align_multi_level_op) \
+  X("nms", make_nms_op)                     \
+  X("boxDecode", make_box_decode_op)        \
+  X("anchors", make_anchors_op)             \
+  X("topk", make_topk_op)
 
 #define FCN_DECLARE(name, fn) Status fn(const Attrs& attrs, const std::string& who, std::unique_ptr<Op>* out);
 FCN_OPS(FCN_DECLARE)

@@ -23,6 +23,18 @@
 #include <string>
 #include <vector>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define FCN_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(FCN_ASAN)
+#define FCN_ASAN 1
+#endif
+#ifdef FCN_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #include "core/buffer.h"
 #include "core/shape.h"
 #include "core/thread_pool.h"
@@ -68,7 +80,7 @@ char g_current[320] = "";
 void set_current(const std::string& what) {
   std::snprintf(g_current, sizeof g_current, "%s", what.c_str());
 }
-void on_fault(int sig) {
+[[maybe_unused]] void on_fault(int sig) {
   const char* head = "CRASH ";
   const char* tail = sig == SIGSEGV ? ": SIGSEGV (a kernel touched memory outside a caller's buffer)\n"
                                     : ": fatal signal\n";
@@ -184,12 +196,16 @@ std::string describe(const ConvCase& k) {
 }
 
 // algo kWinograd: that plan, forced (ISAs other than ref). want_kernel: the plan's name must hold it.
-void test_conv(const ConvCase& k, ConvAlgo algo = ConvAlgo::kAuto, const char* want_kernel = nullptr) {
+// scratch > 0: plans made with that scratch bound (the tiled paths: im2col instead of the direct
+// band, narrower column blocks, K blocks no longer than the tap table), ref skipped, and each
+// plan's workspace checked against the bound.
+void test_conv(const ConvCase& k, ConvAlgo algo = ConvAlgo::kAuto, const char* want_kernel = nullptr,
+               size_t scratch = 0) {
   Conv2dParams p;
   p.n = k.n; p.in_c = k.c; p.in_h = k.h; p.in_w = k.w; p.out_c = k.oc; p.k_h = k.kh; p.k_w = k.kw;
   p.stride_h = k.sh; p.stride_w = k.sw; p.dil_h = k.dh; p.dil_w = k.dw;
   p.pad_t = k.pt; p.pad_l = k.pl; p.pad_b = k.pb; p.pad_r = k.pr; p.groups = k.g; p.relu = k.relu;
-  const std::string what = "conv2d " + describe(k);
+  const std::string what = "conv2d " + describe(k) + (scratch ? " scratch " + std::to_string(scratch) : "");
   set_current("setting up " + what);
   if (!conv_out_size(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, p.pad_b, &p.out_h).ok() ||
       !conv_out_size(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, p.pad_r, &p.out_w).ok()) {
@@ -211,12 +227,26 @@ void test_conv(const ConvCase& k, ConvAlgo algo = ConvAlgo::kAuto, const char* w
   for (Isa isa : isas()) {
     const bool forced = algo == ConvAlgo::kWinograd;
     if (forced && isa == Isa::kRef) continue;
-    if (want_kernel && isa == Isa::kRef) continue;
+    if ((want_kernel || scratch) && isa == Isa::kRef) continue;
     const std::string tag = std::string(isa_name(isa)) + (forced ? " winograd " : " ") + what;
     set_current(tag);
-    auto plan = make_conv2d_plan(isa, p, algo);
-    if (!plan) {
-      report(false, tag, "no plan");
+    PlanLimits limits;
+    if (scratch) limits.scratch_bytes = scratch;
+    std::unique_ptr<Conv2dPlan> plan;
+    const Status made = make_conv2d_plan(isa, p, &plan, algo, limits);
+    if (!made.ok() || !plan) {
+      report(false, tag, "no plan: " + made.message());
+      continue;
+    }
+    // Per thread: a band, a column block and a tap table, each about the bound (a column block
+    // never narrower than one register panel).
+    if (scratch == 1 && (std::strstr(plan->name(), "direct") || std::strstr(plan->name(), "winograd"))) {
+      report(false, tag, std::string("[") + plan->name() + "] a 1-byte bound leaves no room for a band or Winograd");
+      continue;
+    }
+    if (scratch && plan->workspace_bytes(1) > 64 + 3 * std::max<size_t>(scratch, 16 << 10)) {
+      report(false, tag, std::string("[") + plan->name() + "] workspace " + std::to_string(plan->workspace_bytes(1)) +
+                             " bytes past the scratch bound");
       continue;
     }
     if (!name_matches(plan->name(), isa)) {
@@ -296,9 +326,10 @@ void test_deconv(const DeconvCase& k) {
   for (Isa isa : isas()) {
     const std::string tag = std::string(isa_name(isa)) + " " + what;
     set_current(tag);
-    auto plan = make_conv_transpose2d_plan(isa, p);
-    if (!plan) {
-      report(false, tag, "no plan");
+    std::unique_ptr<ConvTranspose2dPlan> plan;
+    const Status made = make_conv_transpose2d_plan(isa, p, &plan);
+    if (!made.ok() || !plan) {
+      report(false, tag, "no plan: " + made.message());
       continue;
     }
     if (!name_matches(plan->name(), isa)) {
@@ -359,9 +390,10 @@ void test_gemm(const GemmCase& t) {
   for (Isa isa : isas()) {
     const std::string tag = std::string(isa_name(isa)) + " " + what;
     set_current(tag);
-    auto plan = make_gemm_plan(isa, t.m, t.n, t.k);
-    if (!plan) {
-      report(false, tag, "no plan");
+    std::unique_ptr<GemmPlan> plan;
+    const Status made = make_gemm_plan(isa, t.m, t.n, t.k, &plan);
+    if (!made.ok() || !plan) {
+      report(false, tag, "no plan: " + made.message());
       continue;
     }
     if (!name_matches(plan->name(), isa)) {
@@ -403,7 +435,8 @@ void test_abort() {
   std::atomic<bool> stop{true};
   for (Isa isa : isas()) {
     set_current(std::string(isa_name(isa)) + " conv2d abort");
-    auto plan = make_conv2d_plan(isa, p);
+    std::unique_ptr<Conv2dPlan> plan;
+    (void)make_conv2d_plan(isa, p, &plan);
     AlignedBuffer packed;
     GuardedBuffer x(size_t(64 * 32 * 32)), w(size_t(64 * 64 * 9)), y(size_t(64 * 32 * 32));
     fill_random(x.f32(), size_t(64 * 32 * 32));
@@ -563,13 +596,15 @@ void test_conv_bf16(const ConvCase& k) {
   for (Isa isa : bf16_isas()) {
     const std::string tag = std::string(isa_name(isa)) + " " + what;
     set_current(tag);
-    auto plan = make_conv2d_plan_bf16(isa, p);
     if (depthwise) {
-      report(!plan, tag, plan ? "a bf16 plan for a depthwise layer (kept in fp32)" : "fp32 kept");
+      const bool kept = !bf16_conv_applies(p);
+      report(kept, tag, kept ? "fp32 kept" : "a depthwise layer would run in bf16");
       continue;
     }
-    if (!plan) {
-      report(false, tag, "no plan");
+    std::unique_ptr<Conv2dPlan> plan;
+    const Status made = make_conv2d_plan_bf16(isa, p, &plan);
+    if (!made.ok() || !plan) {
+      report(false, tag, "no plan: " + made.message());
       continue;
     }
     const char* want = isa == Isa::kRef ? "__ref" : "__avx512bf16";
@@ -628,7 +663,8 @@ void test_gemm_bf16(const GemmCase& t) {
   for (Isa isa : bf16_isas()) {
     const std::string tag = std::string(isa_name(isa)) + " " + what;
     set_current(tag);
-    auto plan = make_gemm_plan_bf16(isa, t.m, t.n, t.k);
+    std::unique_ptr<GemmPlan> plan;
+    if (!make_gemm_plan_bf16(isa, t.m, t.n, t.k, &plan).ok()) plan = nullptr;
     const char* want = isa == Isa::kRef ? "__ref" : "__avx512bf16";
     if (!plan || !std::strstr(plan->name(), want)) {
       report(false, tag, plan ? std::string("plan ") + plan->name() + " is not the " + want + " one" : "no plan");
@@ -707,7 +743,6 @@ void run_bf16() {
       {1, 16, 8, 8, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "M = 100, split across threads"},
       {1, 64, 64, 65, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "3x3 64ch at 64x65 (Winograd)"},
       {2, 67, 67, 67, 71, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "Winograd, odd channels, batch 2"},
-      {1, 1031, 66, 66, 64, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, false, true, "Winograd, 2 K blocks, odd, unpadded"},
       {1, 2, 7, 7, 3, 11, 11, 1, 1, 1, 1, 5, 5, 5, 5, 1, true, false, "11x11 on 7x7"},
       {1, 6, 4, 50, 5, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, false, true, "1x3, no bias, relu"},
       {1, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "NaN input", true},
@@ -793,8 +828,18 @@ void run_all() {
       {1, 260, 4, 32, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "direct, K = 2340: 2 K blocks"},
       {1, 70, 3, 1024, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "direct, wide rows: band-capped K blocks"},
       {1, 5, 9, 32, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "NaN input, direct", true},
+      {1, 2, 20, 21, 3, 17, 17, 1, 1, 1, 1, 8, 8, 8, 8, 1, true, false, "17x17: more taps than a K block"},
+      {1, 1, 300, 1, 2, 290, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "290x1 kernel, one column out"},
+      {1, 3, 6, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 200, 1, true, true, "right pad 200: a wide output row"},
+      {1, 3, 40, 9, 5, 3, 3, 1, 1, 9, 1, 9, 1, 9, 1, 1, true, false, "dilation 9 down the rows"},
   };
   for (const ConvCase& c : convs) test_conv(c);
+  // The same with a scratch bound small enough that every convolution is tiled: 1 byte (no
+  // direct band, one-panel column blocks, a one-tap table and K blocks of one row) and 16 KiB
+  // (bands of a few channels or im2col, narrow column blocks, windowed tap tables). Each against
+  // the reference twin, 1 and 2 threads bit for bit.
+  for (size_t scratch : {size_t(1), size_t(16) << 10})
+    for (const ConvCase& c : convs) test_conv(c, ConvAlgo::kAuto, nullptr, scratch);
   // The Winograd F(2x2, 3x3) path, forced (by default it takes only layers with >= 64 channels
   // each side and >= 64 x 64 output pixels): odd output sizes (half tiles), padding of every shape,
   // batches, K blocks at every KC, M tails, NaN; and that the default picks it for a big layer.
@@ -888,8 +933,14 @@ int main(int argc, char** argv) {
   }
   std::printf("kernel_test: seed %" PRIu64 " (replay: %s %" PRIu64 ")\n", seed, argv[0], seed);
   fcn::g_rng.seed(seed);
+#ifdef FCN_ASAN
+  // Under AddressSanitizer (scripts/sanitize.sh) its own handler reports a fault on a guard page,
+  // with a stack trace; this names the case before the report ends the program.
+  __sanitizer_set_death_callback([] { std::fprintf(stderr, "kernel_test: died in %s\n", fcn::g_current); });
+#else
   signal(SIGSEGV, fcn::on_fault);
   signal(SIGBUS, fcn::on_fault);
+#endif
   const auto t0 = std::chrono::steady_clock::now();
   try {
     fcn::run_all();

@@ -12,7 +12,8 @@ import { UsageError, boolOpt, intOpt, numberOpt, parseCommand, stringOpt } from 
 import type { OptionSpecs } from './args';
 import { EXIT_OK, EXIT_SOME_FAILED } from './context';
 import type { CommandContext } from './context';
-import { collectInputs, duplicateNames } from './files';
+import { collectInputs, duplicateNames, outputsThatAreInputs } from './files';
+import { outputFileName } from '../io/outputs';
 import { PRESET_NAMES } from './model';
 import { QUEUE_SPECS, QUEUE_USAGE, queueOpts } from './queue-opts';
 import { parseFormats } from './segment';
@@ -76,11 +77,17 @@ export async function enqueueCommand(argv: string[], ctx: CommandContext): Promi
   const json = boolOpt(p, 'json');
   if (p.positionals.length === 0) throw new UsageError('no images given (name image files or folders)', 'enqueue');
 
-  const { inputs, missing } = await collectInputs(p.positionals);
+  const { inputs, missing } = await collectInputs(p.positionals, [outDir]);
   const dups = duplicateNames(inputs).filter(([a, b]) => path.resolve(a.file) !== path.resolve(b.file));
   if (dups.length) {
     const [a, b] = dups[0];
     throw new UsageError(`'${a.file}' and '${b.file}' would both write ${outDir}/${a.name}.*; give them from different folders or rename one`, 'enqueue');
+  }
+  // As segment: nothing the batch reads is written.
+  const clobbers = await outputsThatAreInputs(inputs, (i) => formats.map((f) => path.join(outDir, outputFileName(i.name, f))));
+  if (clobbers.length) {
+    const c = clobbers[0];
+    throw new FcnkitError('INVALID_ARGUMENT', `the output '${c.output}' (of '${c.of}') is the input '${c.input}': the job would overwrite it; choose another --out folder`);
   }
   for (const m of missing) ctx.err.write(`error: ${m.arg}: ${m.message}\n`);
   if (inputs.length === 0) throw new FcnkitError('IO_ERROR', 'no images to enqueue');

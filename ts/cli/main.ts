@@ -5,7 +5,7 @@
  * command could not run (a model that does not load); 2 bad usage (unknown option, missing
  * argument), with the usage text; 130 stopped by Ctrl-C.
  */
-import { FcnkitError } from '../errors';
+import { FcnkitError, toFcnkitError } from '../errors';
 import { removeTempFiles } from '../io/atomic-write';
 import { UsageError } from './args';
 import { EXIT_INTERRUPTED, EXIT_SOME_FAILED, EXIT_USAGE, forceQuitHooks } from './context';
@@ -84,8 +84,9 @@ export async function main(argv: string[], ctx: CommandContext): Promise<number>
       ctx.err.write('fcnkit: interrupted\n');
       return EXIT_INTERRUPTED;
     }
-    const e = err as Error & { code?: string };
-    ctx.err.write(`fcnkit ${name}: error${e instanceof FcnkitError ? ` [${e.code}]` : ''}: ${e.message ?? String(err)}\n`);
+    // Native errors (a plain Error with a code) and anything uncaught are printed with a code too.
+    const e = toFcnkitError(err);
+    ctx.err.write(`fcnkit ${name}: error [${e.code}]: ${e.message}\n`);
     if (process.env.FCNKIT_DEBUG && e.stack) ctx.err.write(`${e.stack}\n`);
     return EXIT_SOME_FAILED;
   }
@@ -127,7 +128,8 @@ export function cli(argv: string[] = process.argv.slice(2)): void {
       setTimeout(() => process.exit(process.exitCode), 50).unref();
     },
     (err) => {
-      process.stderr.write(`fcnkit: ${(err as Error)?.stack ?? String(err)}\n`);
+      const e = toFcnkitError(err);
+      process.stderr.write(`fcnkit: error [${e.code}]: ${e.message}\n${process.env.FCNKIT_DEBUG ? `${(err as Error)?.stack ?? ''}\n` : ''}`);
       removeTempFiles(true);
       process.exit(EXIT_SOME_FAILED);
     },

@@ -47,6 +47,9 @@ the photo's own size:
   OUT/<name>.cutout.png    binary models: the photo, background transparent (alpha = probability)
   OUT/<name>.scores.npy    the raw scores, float32 [1, K, H, W]
 Files found in a folder keep their path inside it: OUT/<sub/folder>/<name>.labels.png.
+Nothing the batch reads is written: an output path that is one of the inputs is refused before
+any work (choose another --out); other existing outputs are replaced, or kept with
+--skip-existing. An --out folder inside an input folder is not searched for photos.
 
 Options:
   --model FILE|default   ONNX, Caffe (NET.prototxt, weights beside it or NET.prototxt:W.caffemodel)

@@ -78,6 +78,7 @@ export async function workerCommand(argv: string[], ctx: CommandContext): Promis
   const t0 = Date.now();
   let lastError = 0;
   let drawn = false;
+  let header = false;
   const line = (text: string, stream = ctx.out): void => {
     if (drawn) ctx.err.write('\r\x1b[K');
     drawn = false;
@@ -103,6 +104,9 @@ export async function workerCommand(argv: string[], ctx: CommandContext): Promis
       if (!ctx.tty) line(`ok ${e.input} -> ${e.result.outputs.map((o) => path.basename(o)).join(', ')} (${e.result.width}x${e.result.height}, ${(e.result.ms / 1000).toFixed(2)} s) [${e.id}]`);
     } else if (e.type === 'failed') {
       line(`${e.willRetry ? 'retrying' : 'failed'} (try ${e.attempt}): ${e.input ?? e.id}: ${e.code}: ${e.message}`, ctx.err);
+    } else if (e.type === 'model-loaded' || e.type === 'model-released') {
+      // The start model is in the header line.
+      if (header) line(`${e.type === 'model-loaded' ? 'loaded' : 'released'} model ${e.model}${e.preset ? ` (preset ${e.preset})` : ''}`, ctx.tty ? ctx.err : ctx.out);
     } else if (e.type === 'stalled') {
       line(`job ${e.id}: its worker stopped answering; handed back to the queue`, ctx.err);
     } else if (Date.now() - lastError > 10000) {
@@ -126,6 +130,7 @@ export async function workerCommand(argv: string[], ctx: CommandContext): Promis
   const head = `worker ${process.pid} on ${w.where}: model ${model ?? 'default'}, ${device.device === 'cuda' ? `cuda (${device.precision})` : `${w.workers || 'no'} worker thread${w.workers === 1 ? '' : 's'} × ${w.threads} thread${w.threads === 1 ? '' : 's'}`}, ${w.concurrency} jobs at once`;
   if (json) ctx.out.write(`${JSON.stringify({ time: new Date().toISOString(), event: 'started', pid: process.pid, queue: w.where, concurrency: w.concurrency, workers: w.workers, threads: w.threads })}\n`);
   else line(`${head}; waiting for jobs (SIGTERM or Ctrl-C stops after the jobs in flight)`, ctx.tty ? ctx.err : ctx.out);
+  header = true;
   status();
 
   if (!ctx.signal.aborted) await new Promise<void>((r) => ctx.signal.addEventListener('abort', () => r(), { once: true }));

@@ -152,6 +152,7 @@ export class SegmentationEvaluator {
   constructor(numClasses: number, options: ConfusionMatrixOptions = {}) {
     this.numClasses = classesArg('SegmentationEvaluator numClasses', numClasses);
     this.ignore = ignoreArg(options);
+    if (this.numClasses > 16384) throw new FcnkitError('TOO_LARGE', `SegmentationEvaluator: a confusion matrix of ${this.numClasses} classes takes ${this.numClasses ** 2 * 8} bytes; at most 16384 classes`);
     this.counts = new Float64Array(this.numClasses * this.numClasses);
   }
 

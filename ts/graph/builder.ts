@@ -8,6 +8,7 @@
  * Layer attributes are resolved by the single-op builders in ts/ops/ (same names, same checks),
  * so the GraphSpec a Model sends to the native core uses exactly the attrs of `ops.*`.
  */
+import * as os from 'node:os';
 import { FcnkitError, invalidArgument, describe } from '../errors';
 import type { NativeAttrs } from '../native';
 import { Tensor } from '../tensor';
@@ -41,7 +42,12 @@ export class DimExpr {
   readonly key: string;
 
   private constructor(readonly node: DimNode) {
-    this.key = render(node);
+    if (typeof node !== 'object' || node === null) throw new FcnkitError('INVALID_ARGUMENT', 'a DimExpr comes from a SymbolicTensor\'s shape, not from new DimExpr()');
+    try {
+      this.key = render(node);
+    } catch (err) {
+      throw new FcnkitError('INVALID_ARGUMENT', `not a dimension expression: ${describe(node)}`, { cause: err });
+    }
   }
 
   /** @internal */
@@ -557,7 +563,17 @@ function symbolNames(inputIndex: number, inputName: string, rank: number): strin
   return inputIndex === 0 ? base : base.map((b) => `${inputName}_${b}`);
 }
 
+/** The most elements one parameter tensor may have (a Float32Array of 8 GiB). */
+export const MAX_PARAM_ELEMENTS = 2 ** 31;
+
+/** The most bytes all of a graph's weights may take: half of the machine's memory. */
+function maxParamBytes(): number {
+  return Math.floor(os.totalmem() / 2);
+}
+
 export class GraphBuilder {
+  /** Bytes of the float32 weights of the layers so far. */
+  private paramBytes = 0;
   private readonly inputList: GraphInput[] = [];
   private readonly layerList: Layer[] = [];
   private readonly outputList: GraphOutput[] = [];
@@ -916,9 +932,20 @@ export class GraphBuilder {
   }
 
   private add_(layer: Layer): SymbolicTensor {
+    let bytes = this.paramBytes;
     for (const p of layer.params) {
       if (this.names.has(p.name)) throw new FcnkitError('INVALID_ARGUMENT', `${layer.type} '${layer.name}': parameter name '${p.name}' is already used in this graph`);
+      // Weights are allocated later (first run, getWeights): their size is refused now, not then.
+      const n = p.shape.reduce((a, b) => a * b, 1);
+      if (!(n <= MAX_PARAM_ELEMENTS)) {
+        throw new FcnkitError('TOO_LARGE', `${layer.type} '${layer.name}': parameter '${p.name}' of shape [${p.shape.join(', ')}] has ${n} elements, over ${MAX_PARAM_ELEMENTS} for one tensor`);
+      }
+      bytes += 4 * n;
+      if (bytes > maxParamBytes()) {
+        throw new FcnkitError('TOO_LARGE', `${layer.type} '${layer.name}': parameter '${p.name}' of shape [${p.shape.join(', ')}] brings the graph's weights to ${bytes} bytes, over ${maxParamBytes()} (half of this machine's memory)`);
+      }
     }
+    this.paramBytes = bytes;
     const out = layerShape(layer, layer.inputs.map((v) => this.values.get(v)!), layer.refs.map((v) => this.values.get(v)!));
     const frozen: Layer = Object.freeze({
       ...layer,

@@ -7,8 +7,9 @@
  * Weights are allocated on first use (running, getWeights, export), not when the graph is built,
  * so full-width networks can be inspected with inferShapes cheaply.
  */
-import { promises as fsp } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic-write';
 import { FcnkitError, describe, invalidArgument, toFcnkitError } from '../errors';
+import { native } from '../native';
 import type { NativeAttrs, NativeTensor } from '../native';
 import { Tensor } from '../tensor';
 import * as shapeOps from '../ops/shape-ops';
@@ -37,6 +38,28 @@ export interface ModelOptions extends DeviceOptions {
 }
 
 export type RunOptions = GraphRunOptions;
+
+/** The core's limit on one tensor: 2^32 elements. */
+const MAX_ELEMENTS = 2 ** 32;
+
+/**
+ * TOO_LARGE up front, before a weight is made, when one parameter passes the core's per-tensor
+ * limit or all of them pass the memory budget (a run needs them, and their packed copy, in memory).
+ */
+function checkParamSizes(specs: readonly ParamSpec[], budget: number | undefined): void {
+  let total = 0;
+  for (const p of specs) {
+    const n = p.shape.reduce((a, d) => a * d, 1);
+    if (n > MAX_ELEMENTS) {
+      throw new FcnkitError('TOO_LARGE', `parameter '${p.name}' [${p.shape.join(', ')}] has ${n} elements, past the core's limit of 2^32 per tensor (use fewer classes or channels)`);
+    }
+    total += n * 4;
+  }
+  const limit = budget ?? native().backendInfo().defaultMemoryBudgetBytes;
+  if (total > limit) {
+    throw new FcnkitError('TOO_LARGE', `the model's parameters take ${total} bytes, past the memory budget of ${limit} bytes (use fewer classes or channels, or raise memoryBudgetBytes)`);
+  }
+}
 
 export interface LoadWeightsOptions {
   /** true (default): every parameter present and no other name. false: any subset; unknown names are ignored. */
@@ -322,6 +345,7 @@ export class Model {
     this.target = resolveDevice(options);
     this.graph = graph.freeze();
     this.specs = graph.paramSpecs();
+    checkParamSizes(this.specs, this.target.memoryBudgetBytes);
     this.specByName = new Map(this.specs.map((p) => [p.name, p]));
     this.seed = seed;
     this.maxPlans = maxPlans;
@@ -478,9 +502,11 @@ export class Model {
       throw toFcnkitError(err, callSite);
     }
     try {
-      await fsp.writeFile(path, bytes);
+      // Atomic (temp file + rename): no half-written model, and a FIFO at `path` is replaced,
+      // not opened (an open for writing would wait for a reader for ever).
+      await writeFileAtomic(path, bytes);
     } catch (err) {
-      throw toFcnkitError(new FcnkitError('IO_ERROR', `exportOnnx: cannot write '${path}': ${(err as Error).message}`, { cause: err }), callSite);
+      throw toFcnkitError(err, callSite);
     }
   }
 

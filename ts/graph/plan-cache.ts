@@ -40,6 +40,12 @@ export class PlanCache<P extends CachedPlan> {
     return this.plans.size;
   }
 
+  /** The cached, live plan for these input shapes, or undefined (nothing is compiled). */
+  peek(shapes: readonly (readonly number[])[]): P | undefined {
+    const plan = this.touch(shapeKey(shapes));
+    return plan && !plan.disposed ? plan : undefined;
+  }
+
   /** The plan for these input shapes, made on this thread if new. */
   get(shapes: readonly (readonly number[])[]): P {
     const maker = this.live();

@@ -396,6 +396,7 @@ export function fold(a: FoldArgs): ConstValue[] {
       if (!axes) throw new FcnkitError('BAD_MODEL', `${who}: Unsqueeze needs axes`);
       const r = v.shape.length + axes.length;
       const set = new Set(axes.map((ax) => normAxis(who, ax, r)));
+      if (set.size !== axes.length) throw new FcnkitError('BAD_MODEL', `${who}: Unsqueeze axes [${axes.join(', ')}] name an axis twice`);
       const shape: number[] = [];
       let k = 0;
       for (let i = 0; i < r; i++) shape.push(set.has(i) ? 1 : v.shape[k++]);

@@ -903,6 +903,7 @@ class Lowering {
           if (!axes) throw new FcnkitError('BAD_MODEL', `${n.who}: Unsqueeze needs axes`);
           const r = x.length + axes.length;
           const set = new Set(axes.map((ax) => normAxis(n.who, ax, r)));
+          if (set.size !== axes.length) throw new FcnkitError('BAD_MODEL', `${n.who}: Unsqueeze axes ${s(axes)} name an axis twice`);
           shape = [];
           let k = 0;
           for (let i = 0; i < r; i++) shape.push(set.has(i) ? 1 : x[k++]);

@@ -125,7 +125,7 @@ function readExternal(t: TensorProto, what: string, byteLength: number, opts: Ex
   if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new FcnkitError('BAD_MODEL', `${what}: external data file '${location}' resolves to '${real}', outside the model's folder '${base}'`);
   }
-  return withRegularFileSync(real, { what: `external data of ${what}`, maxBytes: FILE_LIMITS.model }, (fd, st) => {
+  return withRegularFileSync(real, { what: `external data of ${what}`, maxBytes: FILE_LIMITS.model, notRegular: 'BAD_MODEL' }, (fd, st) => {
     const avail = st.size - offset;
     if (offset > st.size) {
       throw new FcnkitError('BAD_MODEL', `${what}: external data offset ${offset} is beyond the end of '${location}' (${st.size} bytes)`);

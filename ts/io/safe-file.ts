@@ -18,6 +18,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { constants as bufferConstants } from 'node:buffer';
 import { FcnkitError } from '../errors';
+import type { ErrorCode } from '../errors';
 
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -44,6 +45,8 @@ export interface ReadOptions {
   what: string;
   /** The largest size accepted (TOO_LARGE above). */
   maxBytes: number;
+  /** The code when the path is not a regular file (default IO_ERROR; BAD_MODEL where a model names the file). */
+  notRegular?: ErrorCode;
 }
 
 /** What a non-regular file is, in words. */
@@ -79,15 +82,16 @@ function openError(file: string, what: string, err: unknown): FcnkitError {
     case 'ENAMETOOLONG': reason = 'the path is too long'; break;
     default: reason = (err as Error)?.message ?? String(err);
   }
+  if (code && !reason.includes(code)) reason += ` (${code})`;
   return new FcnkitError('IO_ERROR', `cannot read ${what} '${file}': ${reason}`, { cause: err });
 }
 
 function checkStat(file: string, st: fs.Stats, opts: ReadOptions): void {
   if (!st.isFile()) {
-    throw new FcnkitError('IO_ERROR', `cannot read ${opts.what} '${file}'${linkNote(file)}: it is ${describeFileType(st)}, not a regular file`);
+    throw new FcnkitError(opts.notRegular ?? 'IO_ERROR', `cannot read ${opts.what} '${file}'${linkNote(file)}: it is ${describeFileType(st)}, not a regular file`);
   }
   if (st.size > opts.maxBytes) {
-    throw new FcnkitError('TOO_LARGE', `${opts.what} '${file}' is ${st.size} bytes, over the limit of ${opts.maxBytes} bytes for a ${opts.what}`);
+    throw new FcnkitError('TOO_LARGE', `${opts.what} '${file}' is ${st.size} bytes, over the limit of ${opts.maxBytes} bytes (${opts.what} files)`);
   }
 }
 
@@ -218,7 +222,8 @@ export async function makeDirs(dir: string, what = 'folder'): Promise<void> {
       st = await fsp.stat(cur);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') throw new FcnkitError('IO_ERROR', `cannot create the ${what} '${dir}': '${cur}': ${(err as Error).message}`, { cause: err });
+      // ENOTDIR: a part of the path is a file; going up finds it and says so.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new FcnkitError('IO_ERROR', `cannot create the ${what} '${dir}': '${cur}': ${(err as Error).message}`, { cause: err });
     }
     if (st) {
       if (!st.isDirectory()) throw new FcnkitError('IO_ERROR', `cannot create the ${what} '${dir}': '${cur}' is ${describeFileType(st)}, not a folder`);

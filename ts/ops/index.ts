@@ -7,6 +7,7 @@ import * as elementwise from './elementwise';
 import * as shapeOps from './shape-ops';
 import * as math from './math';
 import * as layout from './layout';
+import { detectionOps, detectionOpsSync } from './detection';
 
 export type { Conv2dOptions, ConvTranspose2dOptions, Activation } from './conv';
 export { ACTIVATIONS } from './conv';
@@ -24,6 +25,9 @@ export type {
 export type { ConcatOptions, CropOptions } from './shape-ops';
 export type { TanhOptions, ClipOptions, GemmOptions, MatmulOptions } from './math';
 export type { SliceOptions, TransposeOptions } from './layout';
+export type {
+  RoiAlignOptions, RoiAlignMultiLevelOptions, NmsOptions, BoxDecodeOptions, AnchorsOptions, TopkResult,
+} from './detection';
 
 const defs = {
   conv2d: conv.conv2d,
@@ -59,7 +63,7 @@ const defs = {
 const built = makeOps(defs);
 
 /** Ops computed off the JS thread; each returns a Promise<Tensor>. */
-export const ops = Object.assign(built.async, {
+export const ops = Object.assign(built.async, detectionOps, {
   /** The same ops computed synchronously on the calling thread, for small work. */
-  sync: built.sync,
+  sync: Object.assign(built.sync, detectionOpsSync),
 });

@@ -25,6 +25,8 @@ export interface ModelCacheOptions {
   /** Threads per model run. */
   threads: number;
   device: ResolvedDevice;
+  /** Told when a model is loaded or released. */
+  onChange?: (e: { type: 'model-loaded'; model: string; preset?: PresetName } | { type: 'model-released'; model: string; preset?: PresetName }) => void;
 }
 
 /** One loaded model and what runs it. */
@@ -116,7 +118,10 @@ export class ModelCache {
       }
     }
     if (!p) {
-      p = ModelSlot.load(key, model, preset, this.o);
+      p = ModelSlot.load(key, model, preset, this.o).then((s) => {
+        this.o.onChange?.({ type: 'model-loaded', model, preset });
+        return s;
+      });
       this.slots.set(key, p);
       // A model that fails to load is not kept: the next job tries again.
       p.catch(() => this.slots.get(key) === p && this.slots.delete(key));
@@ -132,6 +137,8 @@ export class ModelCache {
         released = true;
         slot.users--;
         slot.lastUsed = Date.now();
+        // A broken slot already replaced in the map is freed by its last user.
+        if (slot.broken && slot.users === 0 && this.slots.get(key) !== p) void slot.close();
         void this.evict();
       },
     };
@@ -150,6 +157,8 @@ export class ModelCache {
       if (excess-- <= 0) break;
       this.slots.delete(s.key);
       await s.close();
+      const [model, preset] = JSON.parse(s.key) as [string, PresetName | null];
+      this.o.onChange?.({ type: 'model-released', model, preset: preset ?? undefined });
     }
   }
 

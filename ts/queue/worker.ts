@@ -16,7 +16,8 @@ import { resolveDevice } from '../device';
 import type { Device, Precision } from '../device';
 import { FcnkitError } from '../errors';
 import type { ErrorCode } from '../errors';
-import { sweepTempFilesIn } from '../io/atomic-write';
+import { removeStaleTempFiles, sweepTempFilesIn } from '../io/atomic-write';
+import { makeDirs } from '../io/safe-file';
 import type { PresetName } from '../io/image';
 import { UsageError } from '../cli/args';
 import { photoSettings } from '../cli/segment';
@@ -59,6 +60,8 @@ export type SegmentWorkerEvent =
   | { type: 'completed'; id: string; input: string; result: SegmentJobResult }
   | { type: 'failed'; id: string; input: string | undefined; code: ErrorCode; message: string; attempt: number; willRetry: boolean }
   | { type: 'stalled'; id: string }
+  | { type: 'model-loaded'; model: string; preset?: PresetName }
+  | { type: 'model-released'; model: string; preset?: PresetName }
   | { type: 'error'; message: string };
 
 export interface SegmentWorker {
@@ -113,11 +116,12 @@ export async function createSegmentWorker(options: SegmentWorkerOptions): Promis
   const emit = options.onEvent ?? (() => undefined);
   const me = `${os.hostname()}:${process.pid}`;
 
-  const models = new ModelCache({ max: maxModels, workers, threads, device });
+  const models = new ModelCache({ max: maxModels, workers, threads, device, onChange: (e) => emit(e) });
   // The worker's own model first: a model that does not load stops it here, not job by job.
   const startModel = options.model === undefined || options.model === 'default' ? 'default' : options.model;
   (await models.acquire(startModel, options.preset)).release();
 
+  const sweptStale = new Set<string>();
   const processJob = async (job: Job<SegmentJobData, SegmentJobResult>): Promise<SegmentJobResult> => {
     let data: SegmentJobData | undefined;
     try {
@@ -128,10 +132,11 @@ export async function createSegmentWorker(options: SegmentWorkerOptions): Promis
         const config: SegmentConfig = {
           outDir: data.outDir, formats: data.formats, threshold: data.threshold ?? 0.5, threads, preprocessing, tile: data.tile, output: data.output,
         };
-        try {
-          await fs.promises.mkdir(data.outDir, { recursive: true });
-        } catch (err) {
-          throw new FcnkitError('IO_ERROR', `cannot create the output folder '${data.outDir}': ${(err as Error).message}`);
+        await makeDirs(data.outDir, 'output folder');
+        if (!sweptStale.has(data.outDir)) {
+          // Once per folder and process: temp files of writers that have ended (see atomic-write.ts).
+          sweptStale.add(data.outDir);
+          removeStaleTempFiles(data.outDir);
         }
         sweepTempFilesIn(data.outDir);
         const done = await lease.slot.run(data.input, data.name, config);

@@ -65,9 +65,10 @@ export async function buildApp(segmenter: Segmenter, options: AppOptions): Promi
     bodyLimit: options.maxBodyBytes,
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
-    // A socket silent this long (no byte either way) is closed: a stalled client. Longer than
-    // any request may take to arrive; a run in progress is not silence the server waits on.
-    connectionTimeout: Math.max(options.requestTimeoutMs, options.headersTimeoutMs) * 2,
+    // A socket silent this long (no byte either way) is closed: a client that stopped reading
+    // its answer. Node counts the server's own work (queue wait, the run) as silence too, so
+    // this is a backstop well past any sane request, not the slow-sender limit (requestTimeout).
+    connectionTimeout: Math.max(300_000, 2 * options.requestTimeoutMs),
     // Node checks request and header timeouts at this interval (default 30 s): check often.
     http: { headersTimeout: options.headersTimeoutMs, connectionsCheckingInterval: 1000 } as never,
     // Our own 503 (JSON like every error) while closing.

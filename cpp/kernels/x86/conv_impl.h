@@ -59,12 +59,15 @@ struct ImTap {
 
 // Implicit im2col: packs rows [k0, k0+kc) (k = (ic*kh + ky)*kw + kx) x output pixels
 // [n0, n0+nc) of the column matrix straight from the NCHW image x (this group's channels) into
-// NR-column panels. A panel's pixels are cut into runs that share an output row; for each run
-// and kernel tap the padding is resolved once into `taps` (NR * kh * kw entries of scratch), so
-// the loop over input channels is table lookups and vector copies.
+// NR-column panels: the column matrix never exists beyond one KC x NC block per thread, however
+// large the image or the kernel. A panel's pixels are cut into runs that share an output row;
+// for each run and kernel tap the padding is resolved once into `taps` (NR * kh * kw entries of
+// scratch), so the loop over input channels is table lookups and vector copies. `windowed`
+// (kernels with more taps than a K block has rows): the table holds only the block's kc taps,
+// entry i for row k0 + i, so it stays NR * KC entries whatever the kernel's size.
 template <class T>
 void pack_b_im2col(const ConvGeom& g, const float* x, int64_t k0, int64_t kc, int64_t n0,
-                   int64_t nc, float* dst, ImTap* taps) {
+                   int64_t nc, float* dst, ImTap* taps, bool windowed) {
   constexpr int L = T::L, NV = T::NV, NR = L * NV;
   struct Run {
     int64_t j, len, ih0, iw0;
@@ -83,12 +86,13 @@ void pack_b_im2col(const ConvGeom& g, const float* x, int64_t k0, int64_t kc, in
         j += len;
       }
     }
-    for (int64_t t = 0; t < kk; ++t) {
+    const int64_t ntaps = windowed ? kc : kk;
+    for (int64_t e = 0, t = windowed ? k0 % kk : 0; e < ntaps; ++e, t = t + 1 == kk ? 0 : t + 1) {
       const int64_t ky = t / g.kw, kx = t - ky * g.kw;
       for (int s = 0; s < nruns; ++s) {
         const Run& run = runs[s];
         const int64_t ih = run.ih0 + ky * g.dh, iw = run.iw0 + kx * g.dw;
-        ImTap& tap = taps[t * nruns + s];
+        ImTap& tap = taps[e * nruns + s];
         tap.row = ih * g.w;
         tap.iw = iw;
         if (ih < 0 || ih >= g.h) tap.kind = ImTap::kPadding;
@@ -98,10 +102,12 @@ void pack_b_im2col(const ConvGeom& g, const float* x, int64_t k0, int64_t kc, in
     }
     float* d = dst + j0 * kc;
     int64_t ic = k0 / kk, t = k0 - ic * kk;
+    // The table entry of row k: t, or k itself when windowed.
+    int64_t e = windowed ? 0 : t;
     if (nruns == 1 && jn == NR) {
       // The common case (an output row at least NR wide): one run filling the panel.
       for (int64_t k = 0; k < kc; ++k, d += NR) {
-        const ImTap& tap = taps[t];
+        const ImTap& tap = taps[e];
         const float* plane = x + ic * hw;
         if (tap.kind == ImTap::kInside) {
           const float* src = plane + tap.row + tap.iw;
@@ -117,12 +123,13 @@ void pack_b_im2col(const ConvGeom& g, const float* x, int64_t k0, int64_t kc, in
           t = 0;
           ++ic;
         }
+        e = windowed ? e + 1 : t;
       }
       continue;
     }
     for (int64_t k = 0; k < kc; ++k, d += NR) {
       const float* plane = x + ic * hw;
-      const ImTap* tk = taps + t * nruns;
+      const ImTap* tk = taps + e * nruns;
       for (int s = 0; s < nruns; ++s) {
         const Run& run = runs[s];
         const ImTap& tap = tk[s];
@@ -138,6 +145,7 @@ void pack_b_im2col(const ConvGeom& g, const float* x, int64_t k0, int64_t kc, in
         t = 0;
         ++ic;
       }
+      e = windowed ? e + 1 : t;
     }
   }
 }
@@ -201,7 +209,7 @@ class Conv2dPlanX86 final : public Conv2dPlan {
  public:
   static constexpr int MR = T::MR, NR = T::L * T::NV;
 
-  explicit Conv2dPlanX86(const Conv2dParams& p) : p_(p) {
+  Conv2dPlanX86(const Conv2dParams& p, const PlanLimits& limits) : p_(p) {
     icg_ = p.in_c / p.groups;
     ocg_ = p.out_c / p.groups;
     kk_ = p.k_h * p.k_w;
@@ -218,9 +226,21 @@ class Conv2dPlanX86 final : public Conv2dPlan {
     const int64_t ow_tiles = round_up(p.out_w, NR);
     const int64_t waste_div = ocg_ <= 128 ? 8 : 16;
     mode_ = pointwise ? kPointwise
-            : p.stride_w == 1 && npix_ > 0 && ow_tiles * waste_div <= p.out_w * (waste_div + 1)
+            : p.stride_w == 1 && npix_ > 0 && kk_ <= kDirectKc &&
+                      ow_tiles * waste_div <= p.out_w * (waste_div + 1)
                 ? kDirect
                 : kIm2col;
+    // The direct path's band holds whole input rows of at least one channel: past the scratch
+    // bound (rows millions of pixels wide, dilations of thousands) the im2col path, whose
+    // blocks are KC x NC whatever the image, takes over. Below it the band takes as many
+    // channels as fit kDirectBandBytes (at least one).
+    const double band_limit = double(min64(kDirectBandBytes, int64_t(limits.scratch_bytes)));
+    if (mode_ == kDirect) {
+      const int64_t rows = max64(1, min64(p.out_h, kDirectPixels / p.out_w));
+      const double one_channel = (double(rows - 1) * double(p.stride_h) + double(p.k_h - 1) * double(p.dil_h) + 1) *
+                                 (double(ow_tiles) + double(p.k_w - 1) * double(p.dil_w)) * sizeof(float);
+      if (one_channel > double(limits.scratch_bytes)) mode_ = kIm2col;
+    }
     if (mode_ == kDirect) {
       rows_ = max64(1, min64(p.out_h, kDirectPixels / p.out_w));
       nstep_ = rows_;
@@ -229,15 +249,27 @@ class Conv2dPlanX86 final : public Conv2dPlan {
       cstride_ = in_rows * wp_;
       // K blocks of whole channels, as few as the band allows: one block means each C tile is
       // stored once, with no reload per block.
-      const int64_t band_ch = max64(1, kDirectBandBytes / (cstride_ * int64_t(sizeof(float))));
+      const int64_t band_ch = max64(1, int64_t(band_limit) / (cstride_ * int64_t(sizeof(float))));
       kb_ = KBlocks(k_, min64(kDirectKc / kk_, band_ch) * kk_, kk_);
       tap_off_.reset(new int64_t[size_t(kk_)]);
       for (int64_t ky = 0; ky < p.k_h; ++ky)
         for (int64_t kx = 0; kx < p.k_w; ++kx)
           tap_off_[ky * p.k_w + kx] = ky * p.dil_h * wp_ + kx * p.dil_w;
     } else {
-      kb_ = KBlocks(k_, T::KC);
+      // K blocks short enough that one panel's column block fits half the scratch bound, and
+      // im2col's tap table: all kk taps, or past KC taps (or half the scratch bound) the taps
+      // of one K block at a time, in K blocks no longer than the table.
+      int64_t kc_max = min64(T::KC, max64(1, int64_t(limits.scratch_bytes / 2 / (NR * sizeof(float)))));
+      if (mode_ == kIm2col) {
+        const int64_t tap_cap = max64(1, int64_t(limits.scratch_bytes / 2 / (NR * sizeof(ImTap))));
+        windowed_ = kk_ > kc_max || kk_ > tap_cap;
+        if (windowed_) kc_max = min64(kc_max, tap_cap);
+      }
+      kb_ = KBlocks(k_, kc_max);
+      // Column blocks: at most kNc, and narrower (never under one panel) past the scratch bound.
       nstep_ = npix_ > 0 ? n_step(npix_, NR) : NR;
+      const int64_t cap = int64_t(limits.scratch_bytes / 2 / sizeof(float)) / max64(1, kb_.size);
+      if (nstep_ > cap) nstep_ = max64(NR, cap / NR * NR);
     }
     geom_ = {p.in_h, p.in_w, p.out_w, p.k_h, p.k_w, p.stride_h, p.stride_w,
              p.dil_h, p.dil_w, p.pad_t, p.pad_l};
@@ -290,7 +322,7 @@ class Conv2dPlanX86 final : public Conv2dPlan {
       } else {
         auto pack = [&](int64_t k0, int64_t kc, int64_t pn0, int64_t nc, float* dst) {
           pack_b_im2col<T>(geom_, xg, k0, kc, pn0, nc, dst,
-                           reinterpret_cast<ImTap*>(slot_ws + bbuf_bytes()));
+                           reinterpret_cast<ImTap*>(slot_ws + bbuf_bytes()), windowed_);
         };
         gemm_task<T>(kb_, ag, mpad_, m0, m1, n0, n1, pack, yg, npix_, bg, p_.relu, buf, rc);
       }
@@ -366,13 +398,15 @@ class Conv2dPlanX86 final : public Conv2dPlan {
     return round_up_bytes(size_t(kb_.size * nstep_) * sizeof(float));
   }
   size_t taps_bytes() const {
-    return mode_ == kIm2col ? round_up_bytes(size_t(NR * kk_) * sizeof(ImTap)) : 0;
+    if (mode_ != kIm2col) return 0;
+    return round_up_bytes(size_t(NR * (windowed_ ? kb_.size : kk_)) * sizeof(ImTap));
   }
   size_t slot_bytes() const { return bbuf_bytes() + taps_bytes(); }
   Conv2dParams p_;
   int64_t icg_ = 0, ocg_ = 0, kk_ = 0, k_ = 0, npix_ = 0, mpad_ = 0, nstep_ = 0;
   KBlocks kb_;
   Mode mode_ = kIm2col;
+  bool windowed_ = false;  // im2col: a tap table per K block (see pack_b_im2col)
   ConvGeom geom_{};
   // Direct: output rows per task, the band's row width and channel stride, and each tap's
   // offset in the band (raw array: see gemm_impl.h on sharing code between ISAs).
@@ -426,12 +460,12 @@ class WinogradConv2dPlanX86 : public Conv2dPlan {  // (bf16_gemm_14x32__avx512bf
   static constexpr int64_t kMinPixels = 64 * 64;
 
   // Where Winograd can run, and where it also pays.
-  static bool applies(const Conv2dParams& p) {
-    return p.groups == 1 && p.k_h == 3 && p.k_w == 3 && p.stride_h == 1 && p.stride_w == 1 &&
-           p.dil_h == 1 && p.dil_w == 1 && p.out_h > 0 && p.out_w > 0;
-  }
-  static bool suits(const Conv2dParams& p) {
-    return applies(p) && p.in_c >= 64 && p.out_c >= 64 && p.out_h * p.out_w >= kMinPixels;
+  static bool applies(const Conv2dParams& p) { return winograd_applies(p); }
+  // Its scratch per thread is 16 transformed input channels' panels: past the bound (tens of
+  // thousands of channels) the direct or im2col path, with blocked K, runs instead.
+  static bool suits(const Conv2dParams& p, const PlanLimits& limits) {
+    return applies(p) && p.in_c >= 64 && p.out_c >= 64 && p.out_h * p.out_w >= kMinPixels &&
+           double(16 * p.in_c * NR + 16 * MR * NR) * sizeof(float) <= double(limits.scratch_bytes);
   }
 
   size_t packed_weight_floats() const override { return size_t(16 * mpad_ * ic_); }
@@ -702,16 +736,16 @@ class DwConv2dPlanX86 final : public Conv2dPlan {
   int64_t rows_per_task_ = 1;
 };
 
-// The plan for p: depthwise direct where it applies, the packed GEMM otherwise.
+// The plan for p: depthwise direct where it applies, the packed GEMM otherwise. kWinograd: the
+// caller (plans.cc) has checked winograd_applies(p).
 template <class T>
-std::unique_ptr<Conv2dPlan> make_conv2d_plan_t(const Conv2dParams& p, ConvAlgo algo) {
-  if (algo == ConvAlgo::kWinograd)
-    return WinogradConv2dPlanX86<T>::applies(p) ? std::make_unique<WinogradConv2dPlanX86<T>>(p) : nullptr;
+std::unique_ptr<Conv2dPlan> make_conv2d_plan_t(const Conv2dParams& p, ConvAlgo algo, const PlanLimits& limits) {
+  if (algo == ConvAlgo::kWinograd) return std::make_unique<WinogradConv2dPlanX86<T>>(p);
   if (p.groups == p.in_c && p.groups == p.out_c && p.stride_w == 1)
     return std::make_unique<DwConv2dPlanX86<T>>(p);
-  if (WinogradConv2dPlanX86<T>::suits(p) && winograd_enabled())
+  if (WinogradConv2dPlanX86<T>::suits(p, limits) && winograd_enabled())
     return std::make_unique<WinogradConv2dPlanX86<T>>(p);
-  return std::make_unique<Conv2dPlanX86<T>>(p);
+  return std::make_unique<Conv2dPlanX86<T>>(p, limits);
 }
 
 }  // namespace FCN_X86_ISA

@@ -7,8 +7,8 @@
 namespace fcn {
 namespace avx512 {
 
-std::unique_ptr<Conv2dPlan> make_conv2d_plan(const Conv2dParams& p, ConvAlgo algo) {
-  return make_conv2d_plan_t<Vec>(p, algo);
+std::unique_ptr<Conv2dPlan> make_conv2d_plan(const Conv2dParams& p, ConvAlgo algo, const PlanLimits& limits) {
+  return make_conv2d_plan_t<Vec>(p, algo, limits);
 }
 
 }  // namespace avx512

@@ -183,6 +183,7 @@ class Bf16Conv2dPlan final : public Conv2dPlan {
                  p.pad_l == 0 && p.pad_b == 0 && p.pad_r == 0;
     kb_ = pair_blocks(k_, T::KC);
     nstep_ = n_step_bf16(npix_);
+    windowed_ = kk_ > kStageRows;  // the tap table then covers one staged chunk of K rows
     geom_ = {p.in_h, p.in_w, p.out_w, p.k_h, p.k_w, p.stride_h, p.stride_w,
              p.dil_h, p.dil_w, p.pad_t, p.pad_l};
   }
@@ -234,7 +235,7 @@ class Bf16Conv2dPlan final : public Conv2dPlan {
             uint16_t* d = dst + j * kp * 2;
             for (int64_t s = 0; s < kc; s += kStageRows) {
               const int64_t ks = min64(kStageRows, kc - s);
-              pack_b_im2col<T>(geom_, xg, k0 + s, ks, pn0 + j, jn, stage, taps);
+              pack_b_im2col<T>(geom_, xg, k0 + s, ks, pn0 + j, jn, stage, taps, windowed_);
               pack_b_pairs_rows(stage, NR, 0, ks, 0, NR, d + s * NR);
             }
           }
@@ -251,13 +252,13 @@ class Bf16Conv2dPlan final : public Conv2dPlan {
     return pointwise_ ? 0 : round_up_bytes(size_t(kStageRows * NR) * sizeof(float));
   }
   size_t taps_bytes() const {
-    return pointwise_ ? 0 : round_up_bytes(size_t(NR * kk_) * sizeof(ImTap));
+    return pointwise_ ? 0 : round_up_bytes(size_t(NR * (windowed_ ? kStageRows : kk_)) * sizeof(ImTap));
   }
   size_t slot_bytes() const { return bbuf_bytes() + stage_bytes() + taps_bytes(); }
 
   Conv2dParams p_;
   int64_t icg_ = 0, ocg_ = 0, kk_ = 0, k_ = 0, kpad_ = 0, npix_ = 0, mpad_ = 0, nstep_ = 0;
-  bool pointwise_ = false;
+  bool pointwise_ = false, windowed_ = false;
   KBlocks kb_;
   ConvGeom geom_{};
 };
@@ -390,7 +391,7 @@ class Bf16GemmPlan final : public GemmPlan {
 }  // namespace
 
 std::unique_ptr<Conv2dPlan> make_conv2d_plan(const Conv2dParams& p) {
-  if (WinogradConv2dPlanX86<T>::suits(p) && winograd_enabled())
+  if (WinogradConv2dPlanX86<T>::suits(p, PlanLimits()) && winograd_enabled())
     return std::make_unique<Bf16WinogradPlan>(p);
   return std::make_unique<Bf16Conv2dPlan>(p);
 }
