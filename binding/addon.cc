@@ -26,6 +26,17 @@ Napi::Value BackendInfo(const Napi::CallbackInfo& info) {
   o.Set("threads", fcn::ThreadPool::global().num_threads());
   o.Set("physicalMemoryBytes", double(fcn::physical_memory_bytes()));
   o.Set("defaultMemoryBudgetBytes", double(fcn::default_memory_budget()));
+  {
+    // precision 'bf16' on the CPU: available, or why not (cpp/core/cpu_features.h).
+    Napi::Object bf16 = Napi::Object::New(env);
+    std::string why;
+    const bool ok = fcn::bf16_supported(&why);
+    bf16.Set("available", ok);
+    if (!ok) bf16.Set("reason", why);
+    bf16.Set("avx512Bf16", fcn::cpu_features().avx512_bf16);
+    bf16.Set("amxBf16", fcn::cpu_features().amx_bf16);
+    o.Set("bf16", bf16);
+  }
   o.Set("cuda", cuda_backend_info(env));  // binding/cuda_graph.cc
   return o;
 }

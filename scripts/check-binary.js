@@ -11,7 +11,8 @@
 //   - instruction sets: code outside the dispatched kernels is baseline x86-64. Every function
 //     holding a VEX- or EVEX-encoded instruction (AVX, AVX2, FMA, F16C, BMI, AVX-512: this covers
 //     every ymm/zmm use), or a legacy-encoded one newer than SSE2, must belong to the kernel
-//     namespaces: fcn::avx2:: (VEX only) or fcn::avx512:: (VEX and EVEX). A name counts as
+//     namespaces: fcn::avx2:: (VEX only) or fcn::avx512:: / fcn::avx512bf16:: (VEX and EVEX;
+//     the latter is chosen only where the CPU has AVX512-BF16). A name counts as
 //     belonging when those namespaces appear anywhere in it, template arguments included
 //     (std::function's handler for a lambda of fcn::avx2, say): such a symbol can only be
 //     emitted where that namespace's types are visible, the kernel translation units, and only
@@ -124,9 +125,9 @@ function scanInstructions(file) {
   return [...functions.values()];
 }
 
-/** 2 for fcn::avx512, 1 for fcn::avx2, 0 otherwise: the highest level the name may use. */
+/** 2 for fcn::avx512 and fcn::avx512bf16, 1 for fcn::avx2, 0 otherwise: the highest level the name may use. */
 function allowedLevel(name) {
-  if (/\bfcn::avx512::/.test(name)) return 2;
+  if (/\bfcn::avx512(bf16)?::/.test(name)) return 2;
   if (/\bfcn::avx2::/.test(name)) return 1;
   return 0;
 }
@@ -192,7 +193,7 @@ function checkBinary(file, opts = {}) {
       const leaks = fns.filter((f) => f.level > allowedLevel(f.name));
       facts.kernelFunctions = fns.length - leaks.length;
       facts.leaks = leaks;
-      add('baseline x86-64 outside the kernels (no AVX/AVX2/AVX-512 outside fcn::avx2::/fcn::avx512::, no AVX-512 in fcn::avx2::)',
+      add('baseline x86-64 outside the kernels (no AVX/AVX2/AVX-512 outside fcn::avx2::/fcn::avx512::/fcn::avx512bf16::, no AVX-512 in fcn::avx2::)',
         leaks.length === 0,
         leaks.length
           ? `${leaks.length} function(s):\n${leaks.map((f) => `      ${f.name}\n        ${f.count} instruction(s), e.g. ${f.examples.map((e) => `${e.insn} [${e.what}]`).join('; ')}`).join('\n')}`

@@ -9,6 +9,8 @@
  *   'tf32'  tensor cores with TF32 operands (10-bit mantissa), fp32 accumulation: several times
  *           faster, normalised error about 1e-3 (recommended for speed);
  *   'bf16'  tensor cores with bfloat16 operands (7-bit mantissa), fp32 accumulation.
+ * On the CPU, 'fp32' (default) or 'bf16': AVX512-BF16 kernels (vdpbf16ps) where the CPU has
+ * them, weights rounded to bfloat16 once when packed, fp32 sums, bias and ReLU (see README).
  * Everything but the convolutions (pooling, resize, softmax, ...) is fp32 in every precision.
  * Where CUDA is unavailable, creating a CudaCompiledGraph throws FcnkitError CUDA_UNAVAILABLE
  * whose message holds backendInfo().cuda.reason.
@@ -16,7 +18,7 @@
 import { FcnkitError, invalidArgument, toFcnkitError } from './errors';
 import { native, NativeCudaGraph, NativeCudaInfo, NativeCudaPlan, NativeTensor } from './native';
 import { Tensor } from './tensor';
-import { checkMemoryBudget, CompiledGraph } from './graph/compiled';
+import { checkCpuPrecision, checkMemoryBudget, CompiledGraph } from './graph/compiled';
 import { orderInputs, PlanCache, wrapOutputs } from './graph/plan-cache';
 import type { GraphInputs, GraphOutputs } from './graph/plan-cache';
 import type { GraphSpec } from './graph/spec';
@@ -195,7 +197,10 @@ export class CudaCompiledGraph {
 export interface DeviceOptions {
   /** 'cpu' (default) or 'cuda' (CUDA_UNAVAILABLE, with the reason, where no usable GPU is). */
   device?: Device;
-  /** Arithmetic of the convolutions on 'cuda': 'fp32' (default, exact), 'tf32' or 'bf16'. The CPU computes in fp32. */
+  /**
+   * Arithmetic of the convolutions (and Gemm heads): 'fp32' (default, exact); 'bf16' (fp32 sums
+   * of bfloat16 products: on 'cuda' tensor cores, on the CPU AVX512-BF16); 'tf32' on 'cuda' only.
+   */
   precision?: Precision;
   /** Which GPU on 'cuda' (default 0). */
   deviceIndex?: number;
@@ -225,9 +230,7 @@ export interface ResolvedDevice {
 export function resolveDevice(options: DeviceOptions): ResolvedDevice {
   const device = checkDevice('device', options.device);
   const precision = checkPrecision('precision', options.precision);
-  if (device === 'cpu' && precision !== 'fp32') {
-    throw new FcnkitError('INVALID_ARGUMENT', `precision '${precision}' needs device 'cuda' (the CPU computes in fp32)`);
-  }
+  if (device === 'cpu') checkCpuPrecision(precision);
   const { deviceIndex } = options;
   if (deviceIndex !== undefined && (!Number.isSafeInteger(deviceIndex) || deviceIndex < 0)) {
     throw invalidArgument('deviceIndex', 'an integer >= 0', deviceIndex);
@@ -253,7 +256,11 @@ export type DeviceGraph = CompiledGraph | CudaCompiledGraph;
  */
 export function compileOn(spec: GraphSpec, target: ResolvedDevice, maxPlans: number): DeviceGraph {
   if (target.device === 'cpu') {
-    return new CompiledGraph(spec, { maxPlans, ...(target.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: target.memoryBudgetBytes } : {}) });
+    return new CompiledGraph(spec, {
+      maxPlans,
+      precision: target.precision === 'bf16' ? 'bf16' : 'fp32',
+      ...(target.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: target.memoryBudgetBytes } : {}),
+    });
   }
   const supported = new Set(cudaOpTypes());
   const node = spec.nodes.find((n) => !supported.has(n.type));

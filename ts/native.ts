@@ -21,6 +21,12 @@ export interface NativeBackendInfo {
   /** A run's memory budget when none is set: 3/4 of physicalMemoryBytes. */
   defaultMemoryBudgetBytes: number;
   cuda: NativeCudaInfo;
+  /**
+   * precision 'bf16' on the CPU: `available` where the CPU has AVX512-BF16 and the avx512 ISA is
+   * active, else `reason` says what is missing. `avx512Bf16` / `amxBf16`: the CPU's (and OS's)
+   * features, whatever FCNKIT_ISA says.
+   */
+  bf16: { available: boolean; reason?: string; avx512Bf16: boolean; amxBf16: boolean };
 }
 
 /** A GPU the CUDA backend sees (backendInfo().cuda.devices). */

@@ -11,7 +11,7 @@
 import * as path from 'path';
 import { FcnkitError, invalidArgument, toFcnkitError } from './errors';
 import { FILE_LIMITS, readRegularFile } from './io/safe-file';
-import { CompiledGraph } from './graph/compiled';
+import { checkCpuPrecision, CompiledGraph } from './graph/compiled';
 import { loadImage, loadPreprocessingSidecar, LoadImageOptions, PREPROCESSING_PRESETS, resizeScoresToOriginal } from './io/image';
 import { importTflite } from './io/tflite-import';
 import { Tensor } from './tensor';
@@ -24,6 +24,11 @@ export interface SegmentPersonOptions {
   threads?: number;
   /** Aborting rejects with FcnkitError ABORTED. */
   signal?: AbortSignal;
+  /**
+   * 'fp32' (default) or 'bf16': the model's convolutions with bfloat16 products on a CPU with
+   * AVX512-BF16 (INVALID_ARGUMENT elsewhere); see CompiledGraphOptions.precision.
+   */
+  precision?: 'fp32' | 'bf16';
 }
 
 export interface PersonSegmentation {
@@ -42,26 +47,28 @@ interface SelfieModel {
   preprocessing: LoadImageOptions;
 }
 
-let cached: Promise<SelfieModel> | undefined;
+const cached = new Map<'fp32' | 'bf16', Promise<SelfieModel>>();
 
-async function loadSelfieModel(): Promise<SelfieModel> {
+async function loadSelfieModel(precision: 'fp32' | 'bf16'): Promise<SelfieModel> {
   const bytes = await readRegularFile(SELFIE_MODEL_PATH, { what: 'embedded model', maxBytes: FILE_LIMITS.model });
   const preprocessing = (await loadPreprocessingSidecar(SELFIE_MODEL_PATH)) ?? PREPROCESSING_PRESETS.selfie;
   const imported = importTflite(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), { preprocessing });
   const input = imported.inputs[0];
-  const graph = new CompiledGraph(imported.specFor({ [input.name]: input.shape.map((d) => (typeof d === 'number' ? d : 1)) }));
+  const graph = new CompiledGraph(imported.specFor({ [input.name]: input.shape.map((d) => (typeof d === 'number' ? d : 1)) }), { precision });
   return { graph, inputName: input.name, outputName: imported.outputs[0].name, preprocessing };
 }
 
 /** The embedded model, imported and compiled once per process (a failed load is retried next call). */
-function selfieModel(): Promise<SelfieModel> {
-  if (!cached) {
-    cached = loadSelfieModel();
-    cached.catch(() => {
-      cached = undefined;
+function selfieModel(precision: 'fp32' | 'bf16'): Promise<SelfieModel> {
+  let model = cached.get(precision);
+  if (!model) {
+    model = loadSelfieModel(precision);
+    cached.set(precision, model);
+    model.catch(() => {
+      cached.delete(precision);
     });
   }
-  return cached;
+  return model;
 }
 
 /**
@@ -73,9 +80,12 @@ export async function segmentPerson(image: string | Uint8Array, options: Segment
   try {
     if (options === null || typeof options !== 'object') throw invalidArgument('segmentPerson options', 'an object', options);
     const { threads, signal } = options;
+    const precision = options.precision ?? 'fp32';
+    if (precision !== 'fp32' && precision !== 'bf16') throw invalidArgument('segmentPerson precision', "'fp32' or 'bf16'", precision);
+    checkCpuPrecision(precision);
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgument('segmentPerson signal', 'an AbortSignal', signal);
     if (signal?.aborted) throw new FcnkitError('ABORTED', 'segmentPerson aborted before it started');
-    const model = await selfieModel();
+    const model = await selfieModel(precision);
     const img = await loadImage(image, model.preprocessing);
     if (signal?.aborted) throw new FcnkitError('ABORTED', 'segmentPerson aborted');
     const outputs = await model.graph.run({ [model.inputName]: img.tensor }, { threads, signal });

@@ -5,6 +5,11 @@
 #include <cstdint>
 #include <cstdlib>
 
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace fcn {
 
 const char* isa_name(Isa isa) {
@@ -50,6 +55,13 @@ CpuFeatures detect() {
        avx512vl = b & (1u << 31);
   f.avx2_fma = avx2 && fma && ymm_state;
   f.avx512 = f.avx2_fma && avx512f && avx512dq && avx512bw && avx512vl && zmm_state;
+  const bool amx_tile = d & (1u << 24), amx_bf16 = d & (1u << 22);
+  const bool tile_state = (xcr0 & 0x60000) == 0x60000;  // XTILECFG (17) + XTILEDATA (18)
+  f.amx_bf16 = f.avx512 && amx_tile && amx_bf16 && tile_state;
+  if (a >= 1) {  // leaf 7 subleaf 0 EAX: the highest subleaf
+    __cpuid_count(7, 1, a, b, c, d);
+    f.avx512_bf16 = f.avx512 && (a & (1u << 5));
+  }
   return f;
 }
 
@@ -98,6 +110,30 @@ Isa best_isa() {
   if (cpu_features().avx512) return Isa::kAvx512;
   if (cpu_features().avx2_fma) return Isa::kAvx2;
   return Isa::kRef;
+}
+
+bool bf16_supported(std::string* why) {
+  std::string reason;
+  if (!cpu_features().avx512_bf16)
+    reason = "this CPU lacks AVX512-BF16 (vdpbf16ps)";
+  else if (active_isa() != Isa::kAvx512)
+    reason = std::string("the bf16 kernels need the avx512 ISA with AVX512-BF16, and the active ISA is ") +
+             isa_name(active_isa()) + (active_isa_note().empty() ? "" : " (" + active_isa_note() + ")");
+  if (why) *why = reason;
+  return reason.empty();
+}
+
+bool amx_tiles_permitted() {
+  static const bool ok = [] {
+    if (!cpu_features().amx_bf16) return false;
+#if defined(__linux__) && defined(SYS_arch_prctl)
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+    return false;
+#endif
+  }();
+  return ok;
 }
 
 Isa active_isa() { return active().isa; }

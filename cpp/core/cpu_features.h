@@ -11,6 +11,8 @@ bool parse_isa(const std::string& name, Isa* out);
 struct CpuFeatures {
   bool avx2_fma = false;  // AVX2 + FMA + OS-enabled YMM state
   bool avx512 = false;    // AVX-512 F/BW/DQ/VL + OS-enabled ZMM/opmask state
+  bool avx512_bf16 = false;  // avx512 + AVX512-BF16 (vdpbf16ps, vcvtne2ps2bf16)
+  bool amx_bf16 = false;     // AMX-TILE + AMX-BF16 + OS-enabled XTILECFG/XTILEDATA state (XCR0)
 };
 
 // CPUID and XGETBV, read once.
@@ -25,5 +27,13 @@ Isa active_isa();
 const std::string& active_isa_note();
 
 bool isa_supported(Isa isa);
+
+// Whether this CPU, OS and the active ISA can run the bfloat16 convolution/GEMM kernels; when
+// not, *why says what is missing (the CPU feature AVX512-BF16, or the avx512 ISA: FCNKIT_ISA).
+bool bf16_supported(std::string* why);
+
+// Linux keeps the AMX tile data state off until a process asks for it (arch_prctl
+// ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA). Asked once; true when granted.
+bool amx_tiles_permitted();
 
 }  // namespace fcn

@@ -1,5 +1,7 @@
 // conv2d: x [N, C, H, W], w [outC, C/groups, kH, kW], bias [outC]? -> y [N, outC, OH, OW].
+#include "kernels/bf16.h"
 #include "ops/op.h"
+#include "ops/precision.h"
 
 namespace fcn {
 
@@ -10,6 +12,7 @@ class Conv2dOp : public Op {
   Attrs attrs;
   int64_t stride[2], dil[2], groups = 1;
   bool relu = false;
+  bool bf16 = false;  // precision 'bf16' (ops/precision.h)
 
   Status setup(const std::vector<TensorDesc>& in, std::vector<TensorDesc>* out) override {
     const std::string& who = label();
@@ -53,7 +56,9 @@ class Conv2dOp : public Op {
     y.shape = {p.n, p.out_c, p.out_h, p.out_w};
     int64_t count;
     FCN_RETURN_IF_ERROR(checked_numel(y.shape, who.c_str(), &count));
-    s = make_conv2d_plan(isa_, p, &plan_);
+    if (bf16) FCN_RETURN_IF_ERROR(check_bf16_supported(who));
+    if (bf16 && bf16_conv_applies(p)) s = make_conv2d_plan_bf16(isa_, p, &plan_);
+    else s = make_conv2d_plan(isa_, p, &plan_);
     if (!s.ok()) return error(s.code(), who, ": input ", shape_str(xs), ", weight ", shape_str(ws), ": ", s.message());
     if (in[1].constant) {
       FCN_RETURN_IF_ERROR(reserve("packed weights", plan_->packed_weight_floats() * sizeof(float)));
@@ -111,6 +116,7 @@ Status make_conv2d_op(const Attrs& a, const std::string& who, std::unique_ptr<Op
   FCN_RETURN_IF_ERROR(get_pair(a, who, "dilation", 1, op->dil));
   FCN_RETURN_IF_ERROR(a.get_int(who, "groups", 1, &op->groups));
   FCN_RETURN_IF_ERROR(parse_activation(a, who, &op->relu));
+  FCN_RETURN_IF_ERROR(parse_precision(a, who, &op->bf16));
   if (op->stride[0] < 1 || op->stride[1] < 1 || op->dil[0] < 1 || op->dil[1] < 1 || op->groups < 1)
     return error(Code::kInvalidArgument, who, ": stride, dilation and groups must be >= 1");
   *out = std::move(op);

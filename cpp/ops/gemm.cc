@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/bf16.h"
 #include "ops/op.h"
+#include "ops/precision.h"
 #include "ops/parallel.h"
 
 namespace fcn {
@@ -46,6 +48,7 @@ class GemmOp : public Op {
  public:
   bool trans_a = false, trans_b = false;
   float alpha = 1.f, beta = 1.f;
+  bool bf16 = false;  // precision 'bf16' (ops/precision.h): the planned product, not the M <= 4 dots
 
   Status setup(const std::vector<TensorDesc>& in, std::vector<TensorDesc>* out) override {
     const std::string& who = label();
@@ -85,7 +88,9 @@ class GemmOp : public Op {
     small_ = m_ <= kSmallM;
     prepacked_ = false;
     if (!small_) {
-      Status s = make_gemm_plan(isa_, n_, m_, k_, &plan_);
+      if (bf16) FCN_RETURN_IF_ERROR(check_bf16_supported(who));
+      Status s = bf16 && bf16_worthwhile(k_) ? make_gemm_plan_bf16(isa_, n_, m_, k_, &plan_)
+                                             : make_gemm_plan(isa_, n_, m_, k_, &plan_);
       if (!s.ok()) return error(s.code(), who, ": ", s.message());
       if (in[1].constant) {
         FCN_RETURN_IF_ERROR(reserve("packed weights", plan_->packed_a_floats() * sizeof(float)));
@@ -318,6 +323,7 @@ Status make_gemm_op(const Attrs& a, const std::string& who, std::unique_ptr<Op>*
   auto op = std::make_unique<GemmOp>();
   FCN_RETURN_IF_ERROR(get_flag(a, who, "transA", &op->trans_a));
   FCN_RETURN_IF_ERROR(get_flag(a, who, "transB", &op->trans_b));
+  FCN_RETURN_IF_ERROR(parse_precision(a, who, &op->bf16));
   double al, be;
   FCN_RETURN_IF_ERROR(a.get_float(who, "alpha", 1.0, &al));
   FCN_RETURN_IF_ERROR(a.get_float(who, "beta", 1.0, &be));

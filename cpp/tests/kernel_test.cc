@@ -38,6 +38,7 @@
 #include "core/buffer.h"
 #include "core/shape.h"
 #include "core/thread_pool.h"
+#include "kernels/bf16.h"
 #include "kernels/kernels.h"
 
 namespace fcn {
@@ -554,6 +555,215 @@ void random_sweep() {
   }
 }
 
+// ---- bf16 (precision 'bf16') ---------------------------------------------------------------
+//
+// Each bf16 plan against two twins: the bf16 one (the same rounding of both operands, only the
+// order of the fp32 sums differs: tight) and the fp32 one (bfloat16's 8-bit mantissa: loose).
+constexpr double kTolBf16Twin = 5e-5, kTolBf16VsF32 = 2e-2;
+
+std::vector<Isa> bf16_isas() {
+  std::vector<Isa> out{Isa::kRef};
+  if (cpu_features().avx512_bf16) out.push_back(Isa::kAvx512);
+  return out;
+}
+
+void test_conv_bf16(const ConvCase& k) {
+  Conv2dParams p;
+  p.n = k.n; p.in_c = k.c; p.in_h = k.h; p.in_w = k.w; p.out_c = k.oc; p.k_h = k.kh; p.k_w = k.kw;
+  p.stride_h = k.sh; p.stride_w = k.sw; p.dil_h = k.dh; p.dil_w = k.dw;
+  p.pad_t = k.pt; p.pad_l = k.pl; p.pad_b = k.pb; p.pad_r = k.pr; p.groups = k.g; p.relu = k.relu;
+  const std::string what = "bf16 conv2d " + describe(k);
+  set_current("setting up " + what);
+  if (!conv_out_size(p.in_h, p.k_h, p.stride_h, p.dil_h, p.pad_t, p.pad_b, &p.out_h).ok() ||
+      !conv_out_size(p.in_w, p.k_w, p.stride_w, p.dil_w, p.pad_l, p.pad_r, &p.out_w).ok()) {
+    report(false, what, "bad test case");
+    return;
+  }
+  const size_t xn = size_t(p.n * p.in_c * p.in_h * p.in_w);
+  const size_t wn = size_t(p.out_c * (p.in_c / p.groups) * p.k_h * p.k_w);
+  const size_t yn = size_t(p.n * p.out_c * p.out_h * p.out_w);
+  GuardedBuffer x(xn), w(wn), b(size_t(p.out_c));
+  fill_random(x.f32(), xn);
+  fill_random(w.f32(), wn);
+  fill_random(b.f32(), size_t(p.out_c));
+  if (k.nan) x.f32()[xn / 2] = std::nanf("");
+  const float* bias = k.bias ? b.f32() : nullptr;
+  std::vector<float> ref16(yn), ref32(yn);
+  set_current("reference twins for " + what);
+  bf16_conv2d__ref(p, x.f32(), w.f32(), bias, ref16.data());
+  f32_conv2d__ref(p, x.f32(), w.f32(), bias, ref32.data());
+  const bool depthwise = p.groups == p.in_c && p.groups == p.out_c;
+  for (Isa isa : bf16_isas()) {
+    const std::string tag = std::string(isa_name(isa)) + " " + what;
+    set_current(tag);
+    if (depthwise) {
+      const bool kept = !bf16_conv_applies(p);
+      report(kept, tag, kept ? "fp32 kept" : "a depthwise layer would run in bf16");
+      continue;
+    }
+    std::unique_ptr<Conv2dPlan> plan;
+    const Status made = make_conv2d_plan_bf16(isa, p, &plan);
+    if (!made.ok() || !plan) {
+      report(false, tag, "no plan: " + made.message());
+      continue;
+    }
+    const char* want = isa == Isa::kRef ? "__ref" : "__avx512bf16";
+    if (!std::strstr(plan->name(), want)) {
+      report(false, tag, std::string("plan ") + plan->name() + " is not the " + want + " one");
+      continue;
+    }
+    AlignedBuffer packed;
+    if (!packed.allocate(plan->packed_weight_floats() * sizeof(float) + 64)) {
+      report(false, tag, "out of memory");
+      continue;
+    }
+    plan->pack_weights(w.f32(), packed.f32());
+    std::vector<float> y;
+    std::string why;
+    const bool same = run_both(*plan, yn, [&](const RunControl& rc, float* out, void* ws) {
+      plan->run(x.f32(), packed.f32(), bias, out, ws, rc);
+    }, &y, &why);
+    const Compare c16 = compare(y.data(), ref16.data(), yn), c32 = compare(y.data(), ref32.data(), yn);
+    // Winograd rounds its transformed operands, not w and x: bf16-level against both twins.
+    const double tol16 = std::strstr(plan->name(), "winograd") ? kTolBf16VsF32 : kTolBf16Twin;
+    const bool ok = same && c16.err <= tol16 && c16.nan_mismatch == 0 &&
+                    c32.err <= kTolBf16VsF32 && c32.nan_mismatch == 0;
+    report(ok, tag, std::string("[") + plan->name() + "] vs bf16 twin " + fmt_err(c16) +
+                        ", vs fp32 twin " + fmt_err(c32) + (same ? "" : " " + why));
+  }
+}
+
+void test_gemm_bf16(const GemmCase& t) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf,
+                "bf16 gemm m%" PRId64 " n%" PRId64 " k%" PRId64 " lda+%" PRId64 " ldb+%" PRId64
+                " ldc+%" PRId64 "%s%s%s (%s)",
+                t.m, t.n, t.k, t.lda_pad, t.ldb_pad, t.ldc_pad, t.bias ? " bias" : "",
+                t.relu ? " relu" : "", t.nan ? " nan" : "", t.note);
+  const std::string what = buf;
+  set_current("setting up " + what);
+  const int64_t lda = t.k + t.lda_pad, ldb = t.n + t.ldb_pad, ldc = t.n + t.ldc_pad;
+  const size_t an = size_t(t.m * lda), bn = size_t(t.k * ldb), cn = size_t(t.m * ldc);
+  GuardedBuffer a(an + 1), b(bn + 1), bias(size_t(t.m) + 1);
+  fill_random(a.f32(), an);
+  fill_random(b.f32(), bn);
+  fill_random(bias.f32(), size_t(t.m));
+  if (t.nan) b.f32()[bn / 2] = std::nanf("");
+  std::vector<float> ref16(cn, 0.f), ref32(cn, 0.f);
+  set_current("reference twins for " + what);
+  bf16_gemm__ref(t.m, t.n, t.k, a.f32(), lda, b.f32(), ldb, ref16.data(), ldc);
+  f32_gemm__ref(t.m, t.n, t.k, a.f32(), lda, b.f32(), ldb, ref32.data(), ldc);
+  for (std::vector<float>* ref : {&ref16, &ref32})
+    for (int64_t i = 0; i < t.m; ++i)
+      for (int64_t j = 0; j < ldc; ++j) {
+        float& r = (*ref)[i * ldc + j];
+        const float v = r + (t.bias ? bias.f32()[i] : 0.f);
+        r = j >= t.n ? 0.f : t.relu && v < 0.f ? 0.f : v;
+      }
+  for (Isa isa : bf16_isas()) {
+    const std::string tag = std::string(isa_name(isa)) + " " + what;
+    set_current(tag);
+    std::unique_ptr<GemmPlan> plan;
+    if (!make_gemm_plan_bf16(isa, t.m, t.n, t.k, &plan).ok()) plan = nullptr;
+    const char* want = isa == Isa::kRef ? "__ref" : "__avx512bf16";
+    if (!plan || !std::strstr(plan->name(), want)) {
+      report(false, tag, plan ? std::string("plan ") + plan->name() + " is not the " + want + " one" : "no plan");
+      continue;
+    }
+    AlignedBuffer packed;
+    if (!packed.allocate(plan->packed_a_floats() * sizeof(float) + 64)) {
+      report(false, tag, "out of memory");
+      continue;
+    }
+    plan->pack_a(a.f32(), lda, packed.f32());
+    std::vector<float> y;
+    std::string why;
+    const bool same = run_both(*plan, cn, [&](const RunControl& rc, float* out, void* ws) {
+      plan->run(packed.f32(), b.f32(), ldb, t.bias ? bias.f32() : nullptr, t.relu, out, ldc, ws, rc);
+      for (int64_t i = 0; i < t.m; ++i)
+        for (int64_t j = t.n; j < ldc; ++j) out[i * ldc + j] = out[i * ldc + j] != 1e30f ? std::nanf("") : 0.f;
+    }, &y, &why);
+    const Compare c16 = compare(y.data(), ref16.data(), cn), c32 = compare(y.data(), ref32.data(), cn);
+    // With a few products, one output can cancel to near 0 and make the fp32 comparison's
+    // normalised error meaningless: it is checked from K = 16 up.
+    const bool ok = same && c16.err <= kTolBf16Twin && c16.nan_mismatch == 0 &&
+                    (t.k < 16 || c32.err <= kTolBf16VsF32) && c32.nan_mismatch == 0;
+    report(ok, tag, std::string("[") + plan->name() + "] vs bf16 twin " + fmt_err(c16) +
+                        ", vs fp32 twin " + fmt_err(c32) + (same ? "" : " " + why));
+  }
+}
+
+// Rounding: the scalar twin against hand-computed bfloat16 values.
+void test_bf16_rounding() {
+  struct Case { float in, out; } cases[] = {
+      {1.0f, 1.0f}, {1.00390625f, 1.0f} /* tie 1 + 2^-8: to even */, {1.01171875f, 1.015625f} /* tie: up to even */,
+      {1.0039064f, 1.0078125f} /* just above the tie */, {-2.5f, -2.5f}, {3.4028235e38f, INFINITY},
+      {1e-40f, 0.f} /* denormal: zero */, {65504.f, 65536.f},
+  };
+  bool ok = true;
+  std::string detail;
+  for (const Case& c : cases) {
+    const float got = bf16_round(c.in);
+    if (got != c.out) {
+      ok = false;
+      char b[96];
+      std::snprintf(b, sizeof b, " %.9g -> %.9g (want %.9g)", double(c.in), double(got), double(c.out));
+      detail += b;
+    }
+  }
+  if (!std::isnan(bf16_round(std::nanf("")))) {
+    ok = false;
+    detail += " NaN not kept";
+  }
+  report(ok, "bf16 rounding (nearest even, denormals to zero, NaN kept)", detail);
+}
+
+void run_bf16() {
+  test_bf16_rounding();
+  // n, c, h, w, oc, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, g, bias, relu, note [, nan]
+  const ConvCase convs[] = {
+      {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "all sizes 1 (depthwise by its shape: fp32)"},
+      {1, 3, 7, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "3x3 tiny, K = 27 odd, bias+relu"},
+      {1, 17, 13, 13, 31, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, false, "primes, M and N tails"},
+      {2, 16, 31, 17, 13, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, false, "batch 2, stride 2"},
+      {1, 7, 17, 13, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1, true, true, "dilation 2"},
+      {1, 5, 19, 23, 7, 3, 3, 2, 1, 2, 3, 1, 0, 2, 3, 1, true, false, "mixed stride/dilation/pads"},
+      {1, 8, 13, 11, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, true, false, "groups 2"},
+      {1, 9, 7, 9, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 3, true, true, "groups 3, stride 2, K = 27 per group"},
+      {1, 32, 17, 19, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, true, true, "depthwise: stays fp32"},
+      {1, 3, 5, 4, 7, 3, 3, 1, 1, 1, 1, 4, 5, 3, 6, 1, true, false, "padding wider than the kernel"},
+      {1, 67, 13, 17, 45, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "1x1 s1 (pointwise), K = 67 odd"},
+      {1, 20, 13, 13, 33, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, true, true, "1x1 stride 2"},
+      {1, 5, 7, 7, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, false, "1x1 with padding"},
+      {1, 1031, 5, 7, 17, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, "1x1, K = 1031: 2 K blocks, odd"},
+      {1, 3, 31, 29, 17, 7, 7, 2, 2, 1, 1, 3, 3, 3, 3, 1, true, true, "7x7 stem, K = 147"},
+      {1, 64, 9, 9, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "K = 576"},
+      {1, 131, 9, 11, 29, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "K = 1179: 2 K blocks, odd"},
+      {1, 4, 40, 41, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "N = 1640, several N blocks"},
+      {1, 16, 8, 8, 100, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "M = 100, split across threads"},
+      {1, 64, 64, 65, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, "3x3 64ch at 64x65 (Winograd)"},
+      {2, 67, 67, 67, 71, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "Winograd, odd channels, batch 2"},
+      {1, 2, 7, 7, 3, 11, 11, 1, 1, 1, 1, 5, 5, 5, 5, 1, true, false, "11x11 on 7x7"},
+      {1, 6, 4, 50, 5, 1, 3, 1, 1, 1, 1, 0, 1, 0, 1, 1, false, true, "1x3, no bias, relu"},
+      {1, 8, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, "NaN input", true},
+  };
+  for (const ConvCase& c : convs) test_conv_bf16(c);
+  // m, n, k, lda+, ldb+, ldc+, bias, relu, note [, nan]
+  const GemmCase gemms[] = {
+      {1, 1, 1, 0, 0, 0, true, false, "all 1"},
+      {7, 13, 17, 0, 0, 0, true, true, "primes, K odd"},
+      {13, 31, 3, 2, 1, 5, false, false, "leading dimensions padded"},
+      {14, 32, 257, 0, 0, 0, true, false, "one tile, K tail"},
+      {100, 37, 600, 3, 0, 1, true, true, "N tail"},
+      {20, 45, 2049, 1, 2, 0, true, true, "K = 2049: 3 K blocks, odd"},
+      {31, 700, 5, 0, 0, 0, false, false, "N blocks"},
+      {3, 1, 1000, 0, 0, 0, true, false, "N = 1"},
+      {5, 9, 0, 0, 0, 0, true, true, "K = 0"},
+      {9, 21, 30, 0, 0, 0, true, true, "NaN in B", true},
+  };
+  for (const GemmCase& c : gemms) test_gemm_bf16(c);
+}
+
 // ---- the sweep -----------------------------------------------------------------------------
 
 void run_all() {
@@ -707,6 +917,7 @@ void run_all() {
 
   random_sweep();
   test_abort();
+  run_bf16();
 }
 
 }  // namespace

@@ -179,7 +179,7 @@ export async function benchCommand(argv: string[], ctx: CommandContext): Promise
   const log = (line: string): void => {
     if (!json) ctx.out.write(`${line}\n`);
   };
-  log(`model    ${file} (${format}), input ${Object.entries(shapes).map(([n, s]) => `${n} ${s.join('x')}`).join(', ')}, ${target.device === 'cuda' ? `cuda (${target.precision})` : `${threads} thread${threads === 1 ? '' : 's'}, isa ${native().backendInfo().isa}`}`);
+  log(`model    ${file} (${format}), input ${Object.entries(shapes).map(([n, s]) => `${n} ${s.join('x')}`).join(', ')}, ${target.device === 'cuda' ? `cuda (${target.precision})` : `${threads} thread${threads === 1 ? '' : 's'}, isa ${native().backendInfo().isa}, precision ${target.precision}`}`);
   log(`work     ${formatCount(flops)}FLOPs per run`);
 
   const graph = compileOn(spec, target, 1);

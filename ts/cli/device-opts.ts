@@ -10,7 +10,8 @@ export const DEVICE_SPECS: OptionSpecs = {
 };
 
 export const DEVICE_USAGE = `  --device cpu|cuda      where to run (default cpu)
-  --precision P          on cuda: fp32 (default, exact), tf32 or bf16 (tensor cores)`;
+  --precision P          fp32 (default, exact) or bf16 (bfloat16 products, fp32 sums: on the
+                         CPU with AVX512-BF16, on cuda with tensor cores); tf32 on cuda only`;
 
 /**
  * The device the command runs on: bad values are usage errors (exit 2); 'cuda' without a usable
@@ -26,8 +27,8 @@ export function deviceOpt(p: Parsed, command: string): ResolvedDevice {
   if (precision !== undefined && !(PRECISIONS as readonly string[]).includes(precision)) {
     throw new UsageError(`option '--precision' must be ${PRECISIONS.join(', ')} (received '${precision}')`, command);
   }
-  if (precision !== undefined && precision !== 'fp32' && device === 'cpu') {
-    throw new UsageError(`--precision ${precision} needs --device cuda (the CPU computes in fp32)`, command);
+  if (precision === 'tf32' && device === 'cpu') {
+    throw new UsageError(`--precision tf32 needs --device cuda (the CPU computes in fp32 or bf16)`, command);
   }
   return resolveDevice({
     device: device as Device,

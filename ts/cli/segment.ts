@@ -20,6 +20,7 @@ import { resolvePreprocessing } from '../io/image';
 import type { LoadImageOptions, PresetName } from '../io/image';
 import { native } from '../native';
 import type { NativeSharedModel } from '../native';
+import { specWithPrecision } from '../graph/compiled';
 import { UsageError, boolOpt, intOpt, numberOpt, parseCommand, stringOpt } from './args';
 import type { OptionSpecs } from './args';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_SOME_FAILED, forceQuitHooks } from './context';
@@ -172,11 +173,11 @@ export function photoSettings(
 }
 
 /** The graph for a new input shape, from the imported model, added to the shared model. */
-export function specService(model: CliModel, shared: NativeSharedModel, inputName: string): (shape: number[]) => Promise<void> {
+export function specService(model: CliModel, shared: NativeSharedModel, inputName: string, precision: 'fp32' | 'bf16' = 'fp32'): (shape: number[]) => Promise<void> {
   return async (shape) => {
     if (shared.hasSpec([shape])) return;
     const spec = model.imported.specFor({ [inputName]: shape });
-    shared.addSpec([shape], spec);
+    shared.addSpec([shape], specWithPrecision(spec, precision));
   };
 }
 
@@ -250,13 +251,13 @@ export async function segmentCommand(argv: string[], ctx: CommandContext): Promi
   for (const f of failures) progress.error(`error: ${f.input}: ${f.error?.message}`);
   const summaryHead = `model: ${model.source}; preprocessing from ${model.preprocessingFrom}; ` + (target
     ? `device cuda (${target.precision})`
-    : `${workers || 'no'} worker${workers === 1 ? '' : 's'} × ${threads} thread${threads === 1 ? '' : 's'}`);
+    : `${workers || 'no'} worker${workers === 1 ? '' : 's'} × ${threads} thread${threads === 1 ? '' : 's'}${resolved.precision === 'bf16' ? ', precision bf16' : ''}`);
   progress.info(summaryHead);
   if (results.length) progress.info(`skipping ${results.length} image${results.length === 1 ? '' : 's'} whose outputs exist`);
 
   const cuda = target ? new CudaSegmentModel(model.imported, input.name, target) : undefined;
   const shared = cuda ?? new (native().SharedModel)();
-  const ensureSpec = cuda ? (shape: number[]) => cuda.ensure(shape) : specService(model, shared as NativeSharedModel, input.name);
+  const ensureSpec = cuda ? (shape: number[]) => cuda.ensure(shape) : specService(model, shared as NativeSharedModel, input.name, resolved.precision === 'bf16' ? 'bf16' : 'fp32');
   const config: SegmentConfig = { outDir, formats, threshold, threads, preprocessing, tile, output: stringOpt(p, 'output', 'segment') };
   const t0 = Date.now();
   let interrupted = false;

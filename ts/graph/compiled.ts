@@ -18,6 +18,44 @@ export interface CompiledGraphOptions {
    * (default: 3/4 of physical memory). Input sizes past it are TOO_LARGE when planned.
    */
   memoryBudgetBytes?: number;
+  /**
+   * 'fp32' (default, exact) or 'bf16': the convolutions and Gemm heads multiply bfloat16
+   * operands (weights rounded once, when packed) and sum in fp32, with AVX512-BF16 kernels;
+   * depthwise convolutions and every other op stay fp32. INVALID_ARGUMENT naming the missing CPU
+   * feature where the CPU lacks AVX512-BF16 (backendInfo().bf16).
+   */
+  precision?: 'fp32' | 'bf16';
+}
+
+/** The node types whose arithmetic precision 'bf16' changes (their `precision` attribute). */
+const BF16_NODE_TYPES: ReadonlySet<string> = new Set(['conv2d', 'gemm']);
+
+/**
+ * spec as compiled in `precision`: for 'bf16', `precision: 'bf16'` set on its conv2d and gemm
+ * nodes (the rest shared, not copied). For specs handed to a NativeSharedModel directly.
+ */
+export function specWithPrecision(spec: GraphSpec, precision: 'fp32' | 'bf16'): GraphSpec {
+  if (precision === 'fp32') return spec;
+  return {
+    ...spec,
+    nodes: spec.nodes.map((n) => (BF16_NODE_TYPES.has(n.type) ? { ...n, attrs: { ...(n.attrs ?? {}), precision: 'bf16' } } : n)),
+  };
+}
+
+/**
+ * INVALID_ARGUMENT unless the CPU computes in `precision`: 'fp32' always; 'bf16' where the CPU
+ * has AVX512-BF16 (backendInfo().bf16 says why not); 'tf32' never (a GPU tensor-core format).
+ */
+export function checkCpuPrecision(precision: string): void {
+  if (precision === 'tf32') {
+    throw new FcnkitError('INVALID_ARGUMENT', "precision 'tf32' needs device 'cuda' (the CPU computes in 'fp32' or 'bf16')");
+  }
+  if (precision === 'bf16') {
+    const info = native().backendInfo().bf16;
+    if (!info.available) {
+      throw new FcnkitError('INVALID_ARGUMENT', `precision 'bf16' is not available on this CPU: ${info.reason ?? 'no AVX512-BF16'} (use 'fp32', or device 'cuda')`);
+    }
+  }
 }
 
 export interface GraphRunOptions {
@@ -62,11 +100,17 @@ export class CompiledGraph {
   /** Runs started and not yet ended: dispose() frees the native side when the last one ends. */
   private active = 0;
   private readonly plans: PlanCache<NativePlan>;
+  /** The convolutions' arithmetic (CompiledGraphOptions.precision). */
+  readonly precision: 'fp32' | 'bf16';
   private readonly budget: number | undefined;
 
   constructor(spec: GraphSpec, options: CompiledGraphOptions = {}) {
     const maxPlans = options.maxPlans ?? DEFAULT_MAX_PLANS;
     if (!Number.isSafeInteger(maxPlans) || maxPlans < 1) throw invalidArgument('maxPlans', 'an integer >= 1', maxPlans);
+    const precision = options.precision ?? 'fp32';
+    if (precision !== 'fp32' && precision !== 'bf16') throw invalidArgument('precision', "'fp32' or 'bf16' (on the CPU)", precision);
+    checkCpuPrecision(precision);
+    this.precision = precision;
     this.budget = checkMemoryBudget('memoryBudgetBytes', options.memoryBudgetBytes);
     this.plans = new PlanCache<NativePlan>(maxPlans, () => {
       const g = this.native();
@@ -76,7 +120,7 @@ export class CompiledGraph {
       };
     });
     try {
-      this.graph = new (native().Graph)(spec);
+      this.graph = new (native().Graph)(specWithPrecision(spec, precision));
     } catch (err) {
       throw toFcnkitError(err, new Error());
     }

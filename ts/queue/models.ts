@@ -51,7 +51,9 @@ export class ModelSlot {
     const cuda = o.device.device === 'cuda' ? new CudaSegmentModel(model.imported, input.name, o.device) : undefined;
     const shared = cuda ?? new (native().SharedModel)();
     try {
-      const ensureSpec = cuda ? (shape: number[]) => cuda.ensure(shape) : specService(model, shared as NativeSharedModel, input.name);
+      const ensureSpec = cuda
+        ? (shape: number[]) => cuda.ensure(shape)
+        : specService(model, shared as NativeSharedModel, input.name, o.device.precision === 'bf16' ? 'bf16' : 'fp32');
       if (input.height !== null && input.width !== null && input.channels !== null) await ensureSpec([1, input.channels, input.height, input.width]);
       // Every task carries its own settings; this is only the runner's default.
       const base: SegmentConfig = { outDir: '.', formats: ['labels'], threshold: 0.5, threads: o.threads, preprocessing: model.preprocessing };

@@ -118,7 +118,8 @@ export class Segmenter implements ServedModel {
     const target = opts.device.device === 'cuda' ? opts.device : undefined;
     const cuda = target ? new CudaSegmentModel(model.imported, input.name, target) : undefined;
     const shared = cuda ?? new (native().SharedModel)();
-    const ensureSpec = cuda ? (s: number[]) => cuda.ensure(s) : specService(model, shared as NativeSharedModel, input.name);
+    const cpuPrecision = opts.device.precision === 'bf16' ? 'bf16' : 'fp32';
+    const ensureSpec = cuda ? (s: number[]) => cuda.ensure(s) : specService(model, shared as NativeSharedModel, input.name, cpuPrecision);
     const onRun = opts.onRun;
     const timed: SegmentModel & { release(): void } = {
       async run(inputs, threads, ticket) {
@@ -158,7 +159,7 @@ export class Segmenter implements ServedModel {
       file: path.basename(this.model.file),
       format: this.model.format,
       device: this.opts.device.device,
-      precision: this.opts.device.device === 'cuda' ? this.opts.device.precision : undefined,
+      precision: this.opts.device.device === 'cuda' || this.opts.device.precision === 'bf16' ? this.opts.device.precision : undefined,
       inputs: this.model.imported.inputs,
       outputs: this.model.imported.outputs,
       classes: k === null ? null : k === 1 ? 2 : k,

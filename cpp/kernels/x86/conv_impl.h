@@ -440,7 +440,7 @@ inline bool winograd_enabled() {
 //   B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]   G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1]
 //   A^T = [1 1 1 0; 0 1 -1 -1]
 template <class T>
-class WinogradConv2dPlanX86 final : public Conv2dPlan {
+class WinogradConv2dPlanX86 : public Conv2dPlan {  // (bf16_gemm_14x32__avx512bf16.cc derives its bf16 variant)
  public:
   static constexpr int MR = T::MR, NR = T::L * T::NV;
 
@@ -529,7 +529,7 @@ class WinogradConv2dPlanX86 final : public Conv2dPlan {
   }
   const char* name() const override { return T::kWinogradName; }
 
- private:
+ protected:
   // Scratch rows of a tile-row segment: 4 input rows + 4 transformed ones, 2*NR + 2 wide.
   static constexpr int kRowW = 2 * NR + 2;
   size_t slot_bytes() const {
