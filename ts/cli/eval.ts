@@ -5,6 +5,7 @@
  * ground truth, files paired by name: ground truth `a/b.png` pairs with a prediction `a/b.*` or
  * `a/b.labels.png` (what `fcnkit segment` writes), or `a/b.color.png` (an indexed PNG).
  */
+import { FcnkitError } from '../errors';
 import * as fs from 'node:fs';
 import { SegmentationEvaluator } from '../dense/metrics';
 import { VOC_CLASSES } from '../dense/labels';
@@ -103,10 +104,10 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
       const name = relativeStem(gtDir, gtFile);
       const predFile = predByName.get(name)?.file;
       try {
-        if (!predFile) throw new Error(`no prediction named '${name}' (or ${name}.labels / ${name}.color) in ${predDir}`);
+        if (!predFile) throw new FcnkitError('IO_ERROR', `no prediction named '${name}' (or ${name}.labels / ${name}.color) in ${predDir}`);
         const [gt, pred] = await Promise.all([readLabelImage(gtFile), readLabelImage(predFile)]);
         if (gt.width !== pred.width || gt.height !== pred.height) {
-          throw new Error(`size mismatch: ground truth ${gt.width}×${gt.height}, prediction ${pred.width}×${pred.height} (${predFile})`);
+          throw new FcnkitError('SHAPE_MISMATCH', `size mismatch: ground truth ${gt.width}×${gt.height}, prediction ${pred.width}×${pred.height} (${predFile})`);
         }
         evaluator.add(pred.labels, gt.labels);
         progress.item(true, `ok ${gtFile}`);

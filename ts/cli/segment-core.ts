@@ -247,7 +247,7 @@ async function decodePhoto(bytes: Buffer, maxPixels: number): Promise<Photo> {
       .toColourspace('srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels`);
+    if (info.channels !== 3) throw new FcnkitError('BAD_IMAGE', `decoded ${info.channels} channels where 3 were asked for`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height, channels: 3 };
   } catch (err) {
     const message = (err as Error).message;

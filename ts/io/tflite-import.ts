@@ -555,7 +555,7 @@ class TfliteImporter {
         this.convertResize(ins, outs[0], options(OPTIONS_TYPE.resizeBilinear));
         return;
       default:
-        throw new Error('unreachable');
+        throw new FcnkitError('UNSUPPORTED_OP', `TFLite builtin op ${code.builtin} has no conversion`);
     }
   }
 

@@ -15,7 +15,7 @@ export class Slot {
 
   /** Runs `job` when a run place is free; rejects ABORTED if `signal` fires while it waits. */
   async run<T>(job: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (this.state !== 'reserved') throw new Error(`slot already ${this.state}`);
+    if (this.state !== 'reserved') throw new FcnkitError('INVALID_ARGUMENT', `a limiter slot runs one job: this one is already ${this.state}`);
     if (signal?.aborted) {
       this.cancel();
       throw new FcnkitError('ABORTED', 'the client went away while the request waited');

@@ -146,6 +146,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fcn::Outcome o = p.ConsumeBool() ? fcn::one_op(p, isa) : fcn::one_graph(p, isa);
   if (!o.escaped.empty()) {
     std::fprintf(stderr, "graph_spec_fuzz: %s\n", o.escaped.c_str());
+    // A fuzz target reports a finding by crashing: libFuzzer then saves the input. This is the
+    // test driver, not the library (the core returns a Status for everything it is given).
     std::abort();
   }
   return 0;
