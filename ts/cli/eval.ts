@@ -5,8 +5,8 @@
  * ground truth, files paired by name: ground truth `a/b.png` pairs with a prediction `a/b.*` or
  * `a/b.labels.png` (what `fcnkit segment` writes), or `a/b.color.png` (an indexed PNG).
  */
-import { FcnkitError } from '../errors';
 import * as fs from 'node:fs';
+import { FcnkitError } from '../errors';
 import { SegmentationEvaluator } from '../dense/metrics';
 import { VOC_CLASSES } from '../dense/labels';
 import { readLabelImage } from '../io/outputs';
