@@ -16,6 +16,7 @@
 #include <set>
 
 #include "binding/convert.h"
+#include "binding/external_memory.h"
 #include "binding/instance.h"
 #include "binding/run_worker.h"
 #include "binding/spec.h"
@@ -206,8 +207,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
     workspace_ = p.workspace_bytes();
     threads_ = p.max_threads();
     // The ops' packed weights: sized like the constants they read.
-    reported_ = static_cast<int64_t>(p.constant_bytes());
-    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
+    reported_.report(env, static_cast<int64_t>(p.constant_bytes()));
   }
 
   ~PlanWrap() override { release(); }
@@ -215,12 +215,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
  private:
   void release() {
     state_.reset();
-    if (!reported_) return;
-    try {
-      Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
-    } catch (...) {
-    }
-    reported_ = 0;
+    reported_.release();
   }
 
   const std::shared_ptr<PlanState>& live(Napi::Env env) const {
@@ -311,7 +306,7 @@ class PlanWrap : public Napi::ObjectWrap<PlanWrap> {
   std::vector<fcn::Shape> input_shapes_, output_shapes_;
   size_t arena_ = 0, unshared_ = 0, workspace_ = 0, run_bytes_ = 0;
   int threads_ = 1;
-  int64_t reported_ = 0;
+  ExternalMemory reported_;
 };
 
 // ---- Graph ---------------------------------------------------------------------------------
@@ -379,8 +374,9 @@ class GraphWrap : public Napi::ObjectWrap<GraphWrap> {
       : Napi::ObjectWrap<GraphWrap>(info), classes_(static_cast<Classes*>(info.Data())) {
     state_ = parse_spec(info.Env(), info[0]);
     // The constants' native copies, so that V8 counts them when deciding to collect.
-    for (const fcn::AlignedBuffer& c : state_->constants) reported_ += static_cast<int64_t>(c.size());
-    if (reported_) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reported_);
+    int64_t constant_bytes = 0;
+    for (const fcn::AlignedBuffer& c : state_->constants) constant_bytes += static_cast<int64_t>(c.size());
+    reported_.report(info.Env(), constant_bytes);
   }
 
   ~GraphWrap() override { release(); }
@@ -389,12 +385,7 @@ class GraphWrap : public Napi::ObjectWrap<GraphWrap> {
 
   void release() {
     state_.reset();
-    if (!reported_) return;
-    try {
-      Napi::MemoryManagement::AdjustExternalMemory(Env(), -reported_);
-    } catch (...) {
-    }
-    reported_ = 0;
+    reported_.release();
   }
 
  private:
@@ -437,7 +428,7 @@ class GraphWrap : public Napi::ObjectWrap<GraphWrap> {
 
   Classes* classes_;
   std::shared_ptr<GraphState> state_;
-  int64_t reported_ = 0;
+  ExternalMemory reported_;
 };
 
 }  // namespace
