@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <deque>
+#include <mutex>
 
 #include "binding/instance.h"
 #include "core/memory.h"
@@ -54,10 +56,59 @@ void to_tensor(Napi::Env env, Napi::Value v, const std::string& what, Hold hold,
   if (hold == Hold::kCopy) own_copy(env, what, out);
 }
 
+namespace {
+
+// Buffers of finished copies, kept for the next copies that fit (see Hold::kCopy). Bounded in
+// count and bytes; shared by every environment (worker threads), hence the lock.
+class CopyPool {
+ public:
+  // A kept buffer of at least `bytes` and at most twice that, moved into *out; false if none.
+  bool take(size_t bytes, fcn::AlignedBuffer* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto it = kept_.begin(); it != kept_.end(); ++it) {
+      if (it->size() >= bytes && it->size() / 2 <= bytes) {
+        total_ -= it->size();
+        *out = std::move(*it);
+        kept_.erase(it);
+        return true;
+      }
+    }
+    return false;
+  }
+  void give(fcn::AlignedBuffer&& b) {
+    if (b.size() < kMinBytes) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    total_ += b.size();
+    kept_.push_back(std::move(b));
+    while (kept_.size() > kMaxBuffers || total_ > kMaxBytes) {
+      total_ -= kept_.front().size();
+      kept_.pop_front();
+    }
+  }
+
+ private:
+  static constexpr size_t kMinBytes = size_t(1) << 20;  // smaller ones fault in quickly
+  static constexpr size_t kMaxBuffers = 4;
+  static constexpr size_t kMaxBytes = size_t(256) << 20;
+  std::mutex mu_;
+  std::deque<fcn::AlignedBuffer> kept_;
+  size_t total_ = 0;
+};
+
+// Never destroyed: copies may be handed back by threads still running at exit.
+CopyPool& copy_pool() {
+  static CopyPool* pool = new CopyPool();
+  return *pool;
+}
+
+}  // namespace
+
+JsTensor::~JsTensor() { copy_pool().give(std::move(owned)); }
+
 void own_copy(Napi::Env env, const std::string& what, JsTensor* t) {
   if (!t->view.data || t->view.data == t->owned.data()) return;
   const size_t bytes = static_cast<size_t>(t->view.numel()) * fcn::dtype_size(t->view.dtype);
-  if (!t->owned.allocate(bytes))
+  if (!copy_pool().take(bytes, &t->owned) && !t->owned.allocate(bytes))
     throw make_error(env, Code::kOutOfMemory, what + ": cannot allocate " + fcn::bytes_str(bytes) + " to hold it");
   std::memcpy(t->owned.data(), t->view.data, bytes);
   t->view.data = t->owned.data();

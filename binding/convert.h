@@ -18,12 +18,19 @@ namespace fcnb {
 //   kCopy: the data is copied into `owned`, native memory the holder keeps. Every async run
 //          holds its inputs so, and a Graph its constants: a run in flight reads only memory it
 //          owns, whatever JS does to its arrays meanwhile (structuredClone or postMessage with
-//          transfer, GC of the typed array, writes to it). The copy costs one pass over the
-//          inputs, small beside a run (a 4-MP RGB image: 48 MB, ~10 ms).
+//          transfer, GC of the typed array, writes to it). The copy is made on the JS thread
+//          into memory reused from earlier copies where one fits (fresh memory costs a page
+//          fault per 4 KiB on first touch: ~1 ms per MB on a small VM), so a steady stream of
+//          runs pays one memcpy per input (a 4-MP RGB image: 48 MB, ~10 ms).
 enum class Hold { kView, kCopy };
 struct JsTensor {
   fcn::Tensor view;
-  fcn::AlignedBuffer owned;  // kCopy: the data view.data points to
+  fcn::AlignedBuffer owned;  // kCopy: the data view.data points to; handed back for reuse
+
+  JsTensor() = default;
+  JsTensor(JsTensor&&) = default;
+  JsTensor& operator=(JsTensor&&) = default;
+  ~JsTensor();
 };
 
 fcn::Shape to_shape(Napi::Env env, Napi::Value v, const std::string& what);
